@@ -1,0 +1,293 @@
+//! The resolved plan as plain text, for `leakhound validate`: what will run, with every default
+//! filled in, so a user can check the scenario means what they think before a long soak.
+
+use std::fmt::Write as _;
+
+use super::plan::{Model, Plan, TargetProcess};
+use crate::units::{format_count, format_duration, format_rate};
+
+/// Renders rows as columns padded to the widest cell; `right[i]` right-aligns column i.
+fn table(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from(indent);
+        for (c, cell) in row.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes an argument only when it needs it, so the command reads like a shell line.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+fn pairs(rows: &[(&str, String)]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(k, v)| vec![k.to_string(), v.clone()])
+        .collect();
+    table(&rows, &[], "  ")
+}
+
+/// Human-readable resolved plan for `leakhound validate`.
+pub fn describe(plan: &Plan) -> String {
+    let mut out = String::new();
+    let source = plan
+        .source
+        .as_ref()
+        .map(|s| format!("  ({})", s.display()))
+        .unwrap_or_default();
+    let _ = writeln!(out, "Scenario {}{source}\n", plan.name);
+
+    let t = &plan.target;
+    let mut target = vec![("base url", t.base_url.clone())];
+    match &t.process {
+        TargetProcess::Launch { command, cwd, env } => {
+            let words: Vec<String> = command.iter().map(|w| shell_word(w)).collect();
+            target.push((
+                "process",
+                format!("started by leakhound: {}", words.join(" ")),
+            ));
+            if let Some(cwd) = cwd {
+                target.push(("cwd", cwd.display().to_string()));
+            }
+            if !env.is_empty() {
+                let vars: Vec<String> = env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", shell_word(v)))
+                    .collect();
+                target.push(("env", vars.join(" ")));
+            }
+        }
+        TargetProcess::Pid { pid } => target.push(("process", format!("attach to pid {pid}"))),
+        TargetProcess::PidFile { path } => target.push((
+            "process",
+            format!("attach to the pid in {} (read at start)", path.display()),
+        )),
+        TargetProcess::None => target.push((
+            "process",
+            "none (load only, no memory sampling)".to_string(),
+        )),
+    }
+    let ready = match &t.ready.path {
+        Some(p) => format!("GET {p} answers 2xx/3xx"),
+        None => format!("TCP connect to {}:{}", t.host, t.port),
+    };
+    target.push((
+        "ready",
+        format!("{ready}, within {}", format_duration(t.ready.timeout)),
+    ));
+    let _ = writeln!(out, "Target\n{}", pairs(&target));
+
+    let m = &plan.memory;
+    let sources = if m.sources.is_empty() {
+        "none".to_string()
+    } else {
+        m.sources.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "Memory\n{}",
+        pairs(&[
+            ("interval", format_duration(m.interval)),
+            (
+                "metric",
+                format!("{} (the verdict is judged on it)", m.metric)
+            ),
+            ("sources", sources),
+        ])
+    );
+
+    let l = &plan.load;
+    let model = match l.model {
+        Model::Open => "open (arrival rate; latency from the intended send time)",
+        Model::Closed => "closed (fixed concurrency)",
+    };
+    let mut load = vec![
+        ("model", model.to_string()),
+        (
+            "timeout",
+            format!("{} per request", format_duration(l.timeout)),
+        ),
+    ];
+    if l.model == Model::Open {
+        load.push(("max in flight", l.max_in_flight.to_string()));
+    }
+    let _ = writeln!(out, "Load\n{}", pairs(&load));
+
+    let open = l.model == Model::Open;
+    let mut rows = vec![vec![
+        "#".to_string(),
+        "phase".to_string(),
+        "duration".to_string(),
+        if open { "rate" } else { "concurrency" }.to_string(),
+    ]];
+    if open {
+        rows[0].push("requests".to_string());
+    }
+    let mut total_requests = 0.0;
+    for (i, p) in l.phases.iter().enumerate() {
+        let load = if p.is_idle(l.model) {
+            "idle".to_string()
+        } else if open {
+            match p.ramp_to {
+                Some(to) => format!("{} -> {}", format_rate(p.rate), format_rate(to)),
+                None => format_rate(p.rate),
+            }
+        } else {
+            p.concurrency.to_string()
+        };
+        let mut row = vec![
+            (i + 1).to_string(),
+            p.name.clone(),
+            format_duration(p.duration),
+            load,
+        ];
+        if open {
+            total_requests += p.expected_requests();
+            row.push(format_count(p.expected_requests()));
+        }
+        rows.push(row);
+    }
+    let mut total = vec![
+        String::new(),
+        "total".to_string(),
+        format_duration(plan.total_duration()),
+        String::new(),
+    ];
+    if open {
+        total.push(format_count(total_requests));
+    }
+    rows.push(total);
+    let _ = writeln!(
+        out,
+        "Phases\n{}",
+        table(&rows, &[true, false, true, false, true], "  ")
+    );
+
+    let weights: u64 = plan.requests.iter().map(|r| u64::from(r.weight)).sum();
+    let mut rows = vec![vec![
+        "request".to_string(),
+        "method".to_string(),
+        "path".to_string(),
+        "weight".to_string(),
+        "share".to_string(),
+    ]];
+    for r in &plan.requests {
+        let share = 100.0 * f64::from(r.weight) / weights.max(1) as f64;
+        let mut path = r.path.raw().to_string();
+        if r.body.is_some() {
+            path.push_str("  (with body)");
+        }
+        rows.push(vec![
+            r.name.clone(),
+            r.method.clone(),
+            path,
+            r.weight.to_string(),
+            format!("{share:.1}%"),
+        ]);
+    }
+    let _ = writeln!(
+        out,
+        "Requests\n{}",
+        table(&rows, &[false, false, false, true, true], "  ")
+    );
+
+    let th = &plan.thresholds;
+    let mut limits: Vec<Vec<String>> = Vec::new();
+    let mut limit = |name: &str, text: &str, meaning: &str| {
+        limits.push(vec![
+            name.to_string(),
+            text.to_string(),
+            meaning.to_string(),
+        ]);
+    };
+    if let Some(l) = &th.leak_per_request {
+        limit(
+            "leak_per_request",
+            &l.text,
+            "per request; fails when the leak's lower 95% bound is above it",
+        );
+    }
+    if let Some(l) = &th.growth {
+        limit(
+            "growth",
+            &l.text,
+            "growth of the judged metric after warm-up",
+        );
+    }
+    if let Some(l) = &th.p99 {
+        limit("p99", &l.text, "99th percentile latency");
+    }
+    if let Some(l) = &th.error_rate {
+        limit(
+            "error_rate",
+            &l.text,
+            "failed requests (status >= 400, connection errors, timeouts)",
+        );
+    }
+    if limits.is_empty() {
+        out.push_str("Thresholds\n  none (the run passes unless the target fails)\n");
+    } else {
+        let _ = write!(
+            out,
+            "Thresholds\n{}",
+            table(&limits, &[false, true, false], "  ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            vec!["a".to_string(), "1".to_string()],
+            vec!["long".to_string(), "100".to_string()],
+        ];
+        assert_eq!(table(&rows, &[false, true], ""), "a       1\nlong  100\n");
+    }
+
+    #[test]
+    fn thousands_and_quoting() {
+        assert_eq!(format_count(157500.0), "157,500");
+        assert_eq!(format_count(999.0), "999");
+        assert_eq!(format_count(1000.4), "1,000");
+        assert_eq!(shell_word("server.js"), "server.js");
+        assert_eq!(shell_word("a b"), "'a b'");
+    }
+}

@@ -1,0 +1,332 @@
+//! Schema -> [`Plan`]: fills defaults and checks every value and cross-field rule.
+//!
+//! Each check names the key path it is about, and `Source` turns that into a file:line:col
+//! (or the `--set` flag that wrote it), so every message here only has to say what is wrong and
+//! how to fix it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::{KeyPath, ScenarioError};
+use super::plan::*;
+use super::schema::{self, Scenario, Text};
+use super::source::Source;
+use crate::units::format_duration;
+
+/// Metrics the memory collector can judge on.
+pub const METRICS: &[&str] = &[
+    "rss",
+    "rss_anon",
+    "rss_file",
+    "rss_shmem",
+    "pss",
+    "pss_anon",
+    "swap",
+];
+/// Memory sources that work today.
+pub const SOURCES: &[&str] = &["process"];
+/// Memory sources that are planned but not built yet.
+const LATER_SOURCES: &[&str] = &["inspector", "cgroup", "docker", "prometheus", "json"];
+
+// Sanity caps: beyond these a scenario is a typo, and the engine would only thrash.
+const MAX_RATE: f64 = 1_000_000.0;
+const MAX_CONCURRENCY: u64 = 10_000;
+const MAX_IN_FLIGHT: u64 = 1_000_000;
+
+mod requests;
+mod target;
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan> {
+    let root = KeyPath::root();
+    let name = scenario_name(&s.name.0, src, &root.key("name"))?;
+    let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
+    let memory = memory(s.memory.as_ref(), src, &root.key("memory"))?;
+    if memory.sources.iter().any(|s| s == "process") && target.process == TargetProcess::None {
+        return Err(src.key_error(
+            &root.key("target"),
+            "memory source `process` needs a process to watch: add `target.command: [node, server.js]` \
+             so leakhound starts it, or `target.pid: 4242` / `target.pid_file: app.pid` to attach \
+             to a running one",
+        ));
+    }
+    let load = load(&s.load, src, &root.key("load"))?;
+    let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
+    let thresholds = thresholds(s.thresholds, src, &root.key("thresholds"))?;
+    Ok(Plan {
+        name,
+        source: None,
+        target,
+        memory,
+        load,
+        requests,
+        thresholds,
+    })
+}
+
+fn scenario_name(name: &str, src: &Source, at: &KeyPath) -> Result<String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > 100 || !name.chars().all(ok_char) {
+        return Err(src.value_error(
+            at,
+            format!(
+                "`{name}` cannot be used: the name goes into folder names, so use 1 to 100 of \
+                 letters, digits, `.`, `_`, `-` (e.g. checkout-soak)"
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<MemoryPlan> {
+    let interval = match m.and_then(|m| m.interval.as_ref()) {
+        None => Duration::from_secs(1),
+        Some(d) if d.value < Duration::from_millis(100) || d.value > Duration::from_secs(60) => {
+            return Err(src.value_error(
+                &at.key("interval"),
+                format!("`{}` is out of range; use 100ms to 60s (e.g. 1s)", d.text),
+            ))
+        }
+        Some(d) => d.value,
+    };
+    let metric = match m.and_then(|m| m.metric.as_ref()) {
+        None => "rss_anon".to_string(),
+        Some(Text(name)) if METRICS.contains(&name.as_str()) => name.clone(),
+        Some(Text(name)) => {
+            return Err(src.value_error(
+                &at.key("metric"),
+                format!(
+                    "unknown metric `{name}`; use one of: {}",
+                    METRICS.join(", ")
+                ),
+            ))
+        }
+    };
+    let mut sources: Vec<String> = Vec::new();
+    match m.and_then(|m| m.sources.as_ref()) {
+        None => sources.push("process".to_string()),
+        Some(list) => {
+            for (i, Text(name)) in list.iter().enumerate() {
+                let here = at.key("sources").index(i);
+                let supported = SOURCES.join(", ");
+                if LATER_SOURCES.contains(&name.as_str()) {
+                    return Err(src.value_error(
+                        &here,
+                        format!(
+                            "memory source `{name}` is not supported yet; supported: {supported}"
+                        ),
+                    ));
+                }
+                if !SOURCES.contains(&name.as_str()) {
+                    return Err(src.value_error(
+                        &here,
+                        format!("unknown memory source `{name}`; supported: {supported}"),
+                    ));
+                }
+                if sources.contains(name) {
+                    return Err(src.value_error(&here, format!("`{name}` is listed twice")));
+                }
+                sources.push(name.clone());
+            }
+        }
+    }
+    Ok(MemoryPlan {
+        interval,
+        metric,
+        sources,
+    })
+}
+
+fn load(l: &schema::Load, src: &Source, at: &KeyPath) -> Result<LoadPlan> {
+    let model = match l.model.as_ref().map(|t| t.0.as_str()) {
+        None | Some("open") => Model::Open,
+        Some("closed") => Model::Closed,
+        Some(other) => {
+            return Err(src.value_error(
+                &at.key("model"),
+                format!("unknown load model `{other}`; use `open` (a request rate) or `closed` (fixed concurrency)"),
+            ))
+        }
+    };
+    let timeout = match &l.timeout {
+        None => Duration::from_secs(10),
+        Some(d) if d.value.is_zero() || d.value > Duration::from_secs(600) => {
+            return Err(src.value_error(
+                &at.key("timeout"),
+                format!(
+                    "`{}` is out of range; use more than 0s and at most 10m (e.g. 10s)",
+                    d.text
+                ),
+            ))
+        }
+        Some(d) => d.value,
+    };
+    let max_in_flight = match l.max_in_flight {
+        None => 2000,
+        Some(n) if n.0 >= 1 && n.0 <= MAX_IN_FLIGHT => n.0 as usize,
+        Some(n) => {
+            return Err(src.value_error(
+                &at.key("max_in_flight"),
+                format!("`{}` is out of range; use 1 to {MAX_IN_FLIGHT}", n.0),
+            ))
+        }
+    };
+    if model == Model::Open && l.concurrency.is_some() {
+        return Err(src.key_error(
+            &at.key("concurrency"),
+            "only used with `model: closed`; the open model sends at each phase's `rate`",
+        ));
+    }
+    let phases_at = at.key("phases");
+    if l.phases.is_empty() {
+        return Err(src.value_error(
+            &phases_at,
+            "needs at least one phase, e.g. `- {name: soak, duration: 5m, rate: 100}`",
+        ));
+    }
+    let mut phases: Vec<PhasePlan> = Vec::with_capacity(l.phases.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, p) in l.phases.iter().enumerate() {
+        let here = phases_at.index(i);
+        phases.push(phase(p, i, model, l.concurrency, src, &here)?);
+        let name = &phases[i].name;
+        if let Some(j) = seen.insert(name.clone(), i) {
+            let (path, how) = match p.name {
+                Some(_) => (here.key("name"), "phase names must be unique"),
+                None => (
+                    here,
+                    "unnamed phases are called phaseN; give this one a `name`",
+                ),
+            };
+            return Err(src.value_error(
+                &path,
+                format!("phase name `{name}` is already used by load.phases[{j}]; {how}"),
+            ));
+        }
+    }
+    Ok(LoadPlan {
+        model,
+        timeout,
+        max_in_flight,
+        phases,
+    })
+}
+
+fn phase(
+    p: &schema::Phase,
+    i: usize,
+    model: Model,
+    default_concurrency: Option<schema::Whole>,
+    src: &Source,
+    here: &KeyPath,
+) -> Result<PhasePlan> {
+    let name = match &p.name {
+        None => format!("phase{}", i + 1),
+        Some(Text(n)) if n.trim().is_empty() => {
+            return Err(src.value_error(&here.key("name"), "is empty; name the phase, e.g. soak"))
+        }
+        Some(Text(n)) => n.clone(),
+    };
+    if p.duration.value.is_zero() {
+        return Err(src.value_error(&here.key("duration"), "must be longer than 0s, e.g. 5m"));
+    }
+    let (rate, ramp_to, concurrency) = match model {
+        Model::Open => {
+            if p.concurrency.is_some() {
+                return Err(src.key_error(
+                    &here.key("concurrency"),
+                    "only used with `load.model: closed`; in the open model give `rate` (requests per second)",
+                ));
+            }
+            let Some(rate) = &p.rate else {
+                return Err(src.value_error(
+                    here,
+                    "missing required key `rate` (requests per second; 0 = an idle phase)",
+                ));
+            };
+            for (key, r) in [("rate", Some(rate)), ("ramp_to", p.ramp_to.as_ref())] {
+                if let Some(r) = r.filter(|r| r.value > MAX_RATE) {
+                    return Err(src.value_error(
+                        &here.key(key),
+                        format!(
+                            "`{}` is above the limit of 1000000 requests per second",
+                            r.text
+                        ),
+                    ));
+                }
+            }
+            (rate.value, p.ramp_to.as_ref().map(|r| r.value), 0)
+        }
+        Model::Closed => {
+            for (key, set) in [("rate", p.rate.is_some()), ("ramp_to", p.ramp_to.is_some())] {
+                if set {
+                    return Err(src.key_error(
+                        &here.key(key),
+                        "only used with `load.model: open`; in the closed model give `concurrency`",
+                    ));
+                }
+            }
+            let c = p.concurrency.or(default_concurrency).ok_or_else(|| {
+                src.value_error(
+                    here,
+                    "missing required key `concurrency` (the closed model runs that many request \
+                     loops; 0 = an idle phase); set it here or once in `load.concurrency`",
+                )
+            })?;
+            if c.0 > MAX_CONCURRENCY {
+                let path = match p.concurrency {
+                    Some(_) => here.key("concurrency"),
+                    None => KeyPath::root().key("load").key("concurrency"),
+                };
+                return Err(src.value_error(
+                    &path,
+                    format!("`{}` is above the limit of {MAX_CONCURRENCY}", c.0),
+                ));
+            }
+            (0.0, None, c.0 as usize)
+        }
+    };
+    Ok(PhasePlan {
+        name,
+        duration: p.duration.value,
+        rate,
+        ramp_to,
+        concurrency,
+    })
+}
+
+fn thresholds(t: Option<schema::Thresholds>, src: &Source, at: &KeyPath) -> Result<Thresholds> {
+    let Some(t) = t else {
+        return Ok(Thresholds::default());
+    };
+    if let Some(p) = t.p99.as_ref().filter(|p| p.value.is_zero()) {
+        return Err(src.value_error(
+            &at.key("p99"),
+            format!(
+                "`{}` can never pass; use a latency such as {}",
+                p.text,
+                format_duration(Duration::from_millis(500))
+            ),
+        ));
+    }
+    Ok(Thresholds {
+        leak_per_request: t.leak_per_request.map(|s| Limit {
+            value: s.value as f64,
+            text: s.text,
+        }),
+        growth: t.growth.map(|s| Limit {
+            value: s.value,
+            text: s.text,
+        }),
+        p99: t.p99.map(|d| Limit {
+            value: d.value,
+            text: d.text,
+        }),
+        error_rate: t.error_rate.map(|p| Limit {
+            value: p.value,
+            text: p.text,
+        }),
+    })
+}

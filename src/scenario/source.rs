@@ -1,0 +1,515 @@
+//! The scenario text: parsing it into a bounded YAML tree, and pointing errors at lines.
+//!
+//! Validation works on a `serde_yaml::Value` tree (so `--set` can edit it first), which has no
+//! positions. When an error is found, [`locate`] walks the original text once more with the real
+//! YAML parser and fails on purpose at the key path in question; the parser stamps that failure
+//! with its line and column. Errors are rare, so the second walk costs nothing in practice and
+//! the positions are exactly the parser's.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_yaml::Value;
+
+use super::error::{KeyPath, Loc, ScenarioError, Seg};
+use super::overrides::SetFlag;
+use super::tree::{DeError, DeErrorKind};
+
+/// Most YAML values (scalars, lists, mappings) a scenario may expand to, aliases included.
+/// Real scenarios have a few hundred; the cap stops alias bombs before they allocate.
+pub const MAX_NODES: usize = 100_000;
+
+const BUDGET_MSG: &str = "the YAML expands to more than 100000 values (each alias `*name` counts \
+                          its anchor's values again); a scenario needs far fewer: is this the \
+                          right file, or is an alias repeated too often?";
+const TAG_MSG: &str = "YAML tags (`!name`) are not supported in scenarios; remove the tag";
+
+/// Parses YAML text into a tree, refusing documents that expand beyond [`MAX_NODES`].
+pub(crate) fn parse_tree(text: &str) -> Result<Value, serde_yaml::Error> {
+    // First pass counts values without building anything, so a bomb fails fast and small.
+    let count = Cell::new(0);
+    Budget(&count).deserialize(serde_yaml::Deserializer::from_str(text))?;
+    let mut tree: Value = serde_yaml::from_str(text)?;
+    tree.apply_merge()?;
+    Ok(tree)
+}
+
+/// Counts every value, following aliases, and fails past [`MAX_NODES`].
+#[derive(Clone, Copy)]
+struct Budget<'c>(&'c Cell<usize>);
+
+impl Budget<'_> {
+    fn tick<E: de::Error>(self) -> Result<(), E> {
+        self.0.set(self.0.get() + 1);
+        if self.0.get() > MAX_NODES {
+            return Err(E::custom(BUDGET_MSG));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Budget<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Budget<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(de::Error::custom(TAG_MSG))
+    }
+}
+
+/// Which part of a `key: value` pair an error points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spot {
+    /// The key itself (unknown or misplaced keys).
+    Key,
+    /// The value (wrong values, missing keys inside a mapping).
+    Value,
+}
+
+/// Marker carried by the deliberate failure; a real error never contains a NUL.
+const PROBE: &str = "\u{0}probe";
+
+/// Line and column of the value (or key) at `path` in `text`; None when the path is not in the
+/// text (added by `--set`, or reached through a merge key).
+pub(crate) fn locate(text: &str, path: &KeyPath, spot: Spot) -> Option<Loc> {
+    let probe = Probe {
+        rest: &path.0,
+        key: spot == Spot::Key,
+    };
+    match probe.deserialize(serde_yaml::Deserializer::from_str(text)) {
+        Err(e) if e.to_string().contains(PROBE) => e.location().map(|l| Loc {
+            line: l.line(),
+            column: l.column(),
+        }),
+        _ => None,
+    }
+}
+
+struct Probe<'p> {
+    rest: &'p [Seg],
+    /// Point at the last key rather than its value.
+    key: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Probe<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.rest.is_empty() {
+            d.deserialize_any(Hit)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Probe<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    // Scalars: the path goes deeper than the document; not found.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let want = match self.rest.first() {
+            Some(Seg::Index(i)) => Some(*i),
+            _ => None,
+        };
+        let mut i = 0;
+        loop {
+            let found = if Some(i) == want {
+                let inner = Probe {
+                    rest: &self.rest[1..],
+                    key: self.key,
+                };
+                seq.next_element_seed(inner)?
+            } else {
+                seq.next_element::<IgnoredAny>()?.map(|_| ())
+            };
+            if found.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let want = match self.rest.first() {
+            Some(Seg::Key(k)) => Some(k.as_str()),
+            _ => None,
+        };
+        let at_key = self.key && self.rest.len() == 1;
+        loop {
+            let matched = match map.next_key_seed(KeyProbe { want, hit: at_key })? {
+                None => return Ok(()),
+                Some(m) => m,
+            };
+            if matched {
+                let inner = Probe {
+                    rest: &self.rest[1..],
+                    key: self.key,
+                };
+                map.next_value_seed(inner)?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+}
+
+/// Reads a mapping key and reports whether it is the wanted one; with `hit`, fails on it.
+struct KeyProbe<'w> {
+    want: Option<&'w str>,
+    hit: bool,
+}
+
+impl KeyProbe<'_> {
+    fn check<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        let matched = self.want == Some(key);
+        if matched && self.hit {
+            return Err(E::custom(PROBE));
+        }
+        Ok(matched)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
+    type Value = bool;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyProbe<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        self.check(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.check(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.check(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        self.check(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.check(&v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        self.check("null")
+    }
+    // A list or mapping used as a key never matches.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+}
+
+/// Fails on whatever value it is given, so the parser stamps the value's position.
+struct Hit;
+
+macro_rules! hit {
+    ($($name:ident: $ty:ty),*) => {
+        $(fn $name<E: de::Error>(self, _: $ty) -> Result<(), E> { Err(E::custom(PROBE)) })*
+    };
+}
+
+impl<'de> Visitor<'de> for Hit {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    hit!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_i128: i128, visit_u128: u128,
+         visit_f64: f64, visit_str: &str);
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(E::custom(PROBE))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Err(E::custom(PROBE))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(de::Error::custom(PROBE))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(de::Error::custom(PROBE))
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(de::Error::custom(PROBE))
+    }
+}
+
+/// The scenario text and the `--set` flags applied to it: turns problems into located errors.
+pub(crate) struct Source<'a> {
+    pub origin: &'a str,
+    pub text: &'a str,
+    pub sets: &'a [SetFlag],
+}
+
+impl Source<'_> {
+    /// A YAML parser error, reformatted as `file:line:col: message`.
+    pub fn yaml_error(&self, e: &serde_yaml::Error) -> ScenarioError {
+        let location = e.location().map(|l| Loc {
+            line: l.line(),
+            column: l.column(),
+        });
+        let mut message = e.to_string();
+        if let Some(l) = location {
+            // The position is already in front; drop the parser's own copy.
+            message = message.replacen(&format!(" at line {} column {}", l.line, l.column), "", 1);
+        }
+        if message.contains("repetition limit exceeded") {
+            message = BUDGET_MSG.to_string();
+        }
+        // libyaml's tab messages do not say what to do about it.
+        let line_text = location.and_then(|l| self.text.lines().nth(l.line.saturating_sub(1)));
+        if line_text.is_some_and(|t| t.contains('\t')) {
+            message.push_str("; this line contains a tab: YAML indentation must use spaces");
+        }
+        ScenarioError::Yaml {
+            origin: self.origin.to_string(),
+            location,
+            message,
+        }
+    }
+
+    /// An error about the key or value at `path`, shown under the key path `shown`.
+    /// Attributed to a `--set` flag when that flag wrote the path.
+    pub fn error_at(
+        &self,
+        path: &KeyPath,
+        spot: Spot,
+        shown: &KeyPath,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let message = message.into();
+        let location = locate(self.text, path, spot);
+        // Later flags win over earlier ones, so look at them last-first.
+        let by_flag = self.sets.iter().rev().find(|s| {
+            path.starts_with(&s.path) || (location.is_none() && s.path.starts_with(path))
+        });
+        if let Some(flag) = by_flag {
+            return ScenarioError::Set {
+                flag: flag.raw.clone(),
+                key: shown.to_string(),
+                message,
+            };
+        }
+        ScenarioError::Invalid {
+            origin: self.origin.to_string(),
+            location,
+            key: shown.to_string(),
+            message,
+        }
+    }
+
+    /// An error about the value at `path`.
+    pub fn value_error(&self, path: &KeyPath, message: impl Into<String>) -> ScenarioError {
+        self.error_at(path, Spot::Value, path, message)
+    }
+
+    /// An error about a key that should not be there; points at the key, names its parent.
+    pub fn key_error(&self, path: &KeyPath, message: impl Into<String>) -> ScenarioError {
+        self.error_at(path, Spot::Key, path, message)
+    }
+
+    /// A schema error from [`super::tree`].
+    pub fn de_error(&self, e: DeError) -> ScenarioError {
+        let path = e.path.unwrap_or_default();
+        match e.kind {
+            DeErrorKind::UnknownKey { key, expected } => {
+                let expected = if expected.is_empty() {
+                    "this mapping takes no keys".to_string()
+                } else {
+                    format!("expected one of: {}", expected.join(", "))
+                };
+                self.error_at(
+                    &path.key(&key),
+                    Spot::Key,
+                    &path,
+                    format!("unknown key `{key}`; {expected}"),
+                )
+            }
+            DeErrorKind::MissingKey(key) => {
+                self.value_error(&path, format!("missing required key `{key}`"))
+            }
+            DeErrorKind::Message(m) => self.value_error(&path, m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+name: x
+load:
+  phases:
+    - {name: a, duration: 1s}
+    - name: b
+      duration: 5 minutes
+";
+
+    fn p(segs: &[Seg]) -> KeyPath {
+        KeyPath(segs.to_vec())
+    }
+
+    fn k(s: &str) -> Seg {
+        Seg::Key(s.to_string())
+    }
+
+    #[test]
+    fn locates_values_and_keys() {
+        let dur1 = p(&[k("load"), k("phases"), Seg::Index(1), k("duration")]);
+        assert_eq!(
+            locate(TEXT, &dur1, Spot::Value),
+            Some(Loc {
+                line: 6,
+                column: 17
+            })
+        );
+        assert_eq!(
+            locate(TEXT, &dur1, Spot::Key),
+            Some(Loc { line: 6, column: 7 })
+        );
+        let dur0 = p(&[k("load"), k("phases"), Seg::Index(0), k("duration")]);
+        assert_eq!(
+            locate(TEXT, &dur0, Spot::Value),
+            Some(Loc {
+                line: 4,
+                column: 27
+            })
+        );
+        assert_eq!(
+            locate(TEXT, &p(&[k("name")]), Spot::Value),
+            Some(Loc { line: 1, column: 7 })
+        );
+    }
+
+    #[test]
+    fn missing_paths_have_no_location() {
+        let missing = p(&[k("load"), k("phases"), Seg::Index(5)]);
+        assert_eq!(locate(TEXT, &missing, Spot::Value), None);
+        assert_eq!(locate(TEXT, &p(&[k("nope")]), Spot::Key), None);
+        assert_eq!(
+            locate(TEXT, &p(&[k("name"), k("deeper")]), Spot::Value),
+            None
+        );
+    }
+
+    #[test]
+    fn billion_laughs_fails_fast_with_a_clear_message() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let names: Vec<String> = (b'b'..=b'k').map(|c| (c as char).to_string()).collect();
+        let mut prev = "a".to_string();
+        for n in &names {
+            bomb.push_str(&format!(
+                "{n}: &{n} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = n.clone();
+        }
+        let start = std::time::Instant::now();
+        let err = parse_tree(&bomb).unwrap_err().to_string();
+        assert!(start.elapsed().as_secs() < 2, "took {:?}", start.elapsed());
+        assert!(
+            err.contains("repetition limit") || err.contains("100000 values"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wide_alias_expansion_is_stopped_by_the_value_budget() {
+        // Few jumps, each expanding a large anchor: passes the parser's jump limit.
+        let items = vec!["x"; 2000].join(", ");
+        let aliases = vec!["*a"; 200].join(", ");
+        let text = format!("a: &a [{items}]\nb: [{aliases}]\n");
+        let start = std::time::Instant::now();
+        let err = parse_tree(&text).unwrap_err().to_string();
+        assert!(start.elapsed().as_secs() < 2);
+        assert!(err.contains("100000 values"), "{err}");
+        // Within budget, aliases and merge keys work.
+        let ok = parse_tree("d: &d {rate: 5}\np: {<<: *d, name: x}\n").unwrap();
+        assert_eq!(ok["p"]["rate"].as_u64(), Some(5));
+    }
+
+    #[test]
+    fn tags_are_refused() {
+        let err = parse_tree("name: !custom x\n").unwrap_err().to_string();
+        assert!(err.contains("tags"), "{err}");
+    }
+}

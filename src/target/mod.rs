@@ -1,0 +1,303 @@
+//! The process under test: launch it (or attach to it), wait until it is ready, notice when it
+//! exits, and stop it at the end.
+//!
+//! A launched target runs in its own process group, so stopping it reaches the workers it
+//! forked too, and it never outlives leakhound: `kill_on_drop`, a group SIGKILL when [`Target`]
+//! is dropped, and on Linux `PR_SET_PDEATHSIG` for the case where leakhound itself crashes.
+//! Attached targets are only watched, never signalled: leakhound does not own them.
+
+mod error;
+mod launch;
+mod ready;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::process::Child;
+
+pub use error::{ExitInfo, TargetError};
+
+use crate::scenario::{TargetPlan, TargetProcess};
+
+/// How often an attached process is checked for having exited.
+const ATTACH_POLL: Duration = Duration::from_millis(200);
+/// Lines of the target's log quoted when it dies before it is ready.
+const LOG_TAIL_LINES: usize = 20;
+
+/// A target that is up and answered its readiness probe.
+pub struct Target {
+    kind: Kind,
+}
+
+enum Kind {
+    Launched {
+        child: Child,
+        /// Also the process group id (the child leads its own group).
+        pid: u32,
+        exit: Option<ExitInfo>,
+        /// Set once `stop` has finished, so Drop does not signal a group that is gone.
+        stopped: bool,
+    },
+    Attached {
+        pid: u32,
+        /// Kernel start time of the process, so a recycled PID is not mistaken for it.
+        start_time: u64,
+        exit: Option<ExitInfo>,
+    },
+    None,
+}
+
+/// Launches (or attaches to) the target in `plan` and waits until it is ready.
+///
+/// `log` receives the launched process's stdout and stderr (appended). If a launched target
+/// exits while waiting, this fails at once with its exit status and the end of its log. On any
+/// error, a launched target and its process group are killed before returning.
+///
+/// Call it from a thread that lives as long as the run (the main thread or a runtime worker,
+/// not `spawn_blocking`): on Linux the child is SIGKILLed when the thread that spawned it exits.
+pub async fn start(plan: &TargetPlan, log: Option<&Path>) -> Result<Target, TargetError> {
+    let probe = ready::Probe::new(plan)?;
+    let (mut target, label) = match &plan.process {
+        TargetProcess::Launch { command, cwd, env } => {
+            let child = launch::spawn(command, cwd.as_deref(), env, log)?;
+            // A freshly spawned, unpolled child always has an id.
+            let pid = child.id().unwrap_or(0);
+            let kind = Kind::Launched {
+                child,
+                pid,
+                exit: None,
+                stopped: false,
+            };
+            (Target { kind }, command_label(command))
+        }
+        TargetProcess::Pid { pid } => (attach(*pid)?, format!("pid {pid}")),
+        TargetProcess::PidFile { path } => {
+            let pid = read_pid_file(path)?;
+            (attach(pid)?, format!("pid {pid} from {}", path.display()))
+        }
+        TargetProcess::None => (Target { kind: Kind::None }, plan.base_url.clone()),
+    };
+
+    // Only a launched target writes to the log.
+    let log = log.filter(|_| target.launched());
+    let outcome = tokio::select! {
+        ready = probe.wait(plan.ready.timeout) => ready,
+        exit = target.exited() => Err(TargetError::ExitedBeforeReady {
+            command: label,
+            exit,
+            log: log.map(PathBuf::from),
+            log_tail: log.map(|p| launch::log_tail(p, LOG_TAIL_LINES)).unwrap_or_default(),
+        }),
+    };
+    match outcome {
+        Ok(()) => Ok(target),
+        Err(e) => {
+            // Leave nothing behind: workers of a dead parent, or a target that never got ready.
+            target.kill_now().await;
+            Err(e)
+        }
+    }
+}
+
+fn command_label(command: &[String]) -> String {
+    let mut text = command.join(" ");
+    if text.len() > 200 {
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+fn attach(pid: u32) -> Result<Target, TargetError> {
+    let stat = (pid > 0)
+        .then(|| {
+            procfs::process::Process::new(pid as i32)
+                .and_then(|p| p.stat())
+                .ok()
+        })
+        .flatten()
+        .filter(|st| st.state != 'Z' && st.state != 'X')
+        .ok_or(TargetError::NoSuchPid { pid })?;
+    let kind = Kind::Attached {
+        pid,
+        start_time: stat.starttime,
+        exit: None,
+    };
+    Ok(Target { kind })
+}
+
+fn read_pid_file(path: &Path) -> Result<u32, TargetError> {
+    let err = |reason: String| TargetError::PidFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err("does not exist".to_string()),
+        _ => err(format!("could not be read: {e}")),
+    })?;
+    let trimmed = text.trim();
+    match trimmed.parse::<u32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => {
+            let shown: String = trimmed.chars().take(40).collect();
+            Err(err(format!("does not hold a PID (found {shown:?})")))
+        }
+    }
+}
+
+/// True while the attached process still runs (not gone, not a zombie, not a recycled PID).
+fn attached_alive(pid: u32, start_time: u64) -> bool {
+    match procfs::process::Process::new(pid as i32).and_then(|p| p.stat()) {
+        Ok(st) => st.starttime == start_time && st.state != 'Z' && st.state != 'X',
+        Err(_) => false,
+    }
+}
+
+impl Target {
+    /// The root PID whose process tree is sampled; None when there is no process.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Launched { pid, .. } | Kind::Attached { pid, .. } => Some(*pid),
+            Kind::None => None,
+        }
+    }
+
+    /// True when leakhound started the target (and so stops it).
+    pub fn launched(&self) -> bool {
+        matches!(self.kind, Kind::Launched { .. })
+    }
+
+    /// Resolves when the target process ends; never for a target without a process.
+    /// Cancel-safe: it may be dropped in a `select!` and called again.
+    pub async fn exited(&mut self) -> ExitInfo {
+        match &mut self.kind {
+            Kind::Launched {
+                exit: Some(info), ..
+            }
+            | Kind::Attached {
+                exit: Some(info), ..
+            } => info.clone(),
+            Kind::Launched { child, exit, .. } => {
+                // Child::wait is cancel-safe and caches the status once reaped.
+                let info = match child.wait().await {
+                    Ok(status) => ExitInfo::from_status(status),
+                    Err(e) => ExitInfo {
+                        code: None,
+                        signal: None,
+                        detail: format!("could not be waited for: {e}"),
+                    },
+                };
+                *exit = Some(info.clone());
+                info
+            }
+            Kind::Attached {
+                pid,
+                start_time,
+                exit,
+            } => {
+                while attached_alive(*pid, *start_time) {
+                    tokio::time::sleep(ATTACH_POLL).await;
+                }
+                let info = ExitInfo::gone(*pid);
+                *exit = Some(info.clone());
+                info
+            }
+            Kind::None => std::future::pending().await,
+        }
+    }
+
+    /// Stops a launched target: SIGTERM to its process group, up to `grace` for the group to
+    /// end, then SIGKILL to the group; reaps the child. Returns how the launched process ended
+    /// (also when it had already exited), or None for an attached target, which is left alone.
+    pub async fn stop(&mut self, grace: Duration) -> Option<ExitInfo> {
+        let Kind::Launched { pid, stopped, .. } = &mut self.kind else {
+            return None;
+        };
+        let pgid = *pid;
+        if !*stopped {
+            launch::signal_group(pgid, libc::SIGTERM);
+            let deadline = tokio::time::Instant::now() + grace;
+            // Bounded by `grace`: poll the child and the rest of its group.
+            loop {
+                let child_done = self.try_reap();
+                if child_done && !launch::group_alive(pgid) {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        self.kill_now().await;
+        match &self.kind {
+            Kind::Launched { exit, .. } => exit.clone(),
+            _ => None,
+        }
+    }
+
+    /// Non-blocking: records the child's exit if it has ended. True once it has.
+    fn try_reap(&mut self) -> bool {
+        let Kind::Launched { child, exit, .. } = &mut self.kind else {
+            return true;
+        };
+        if exit.is_some() {
+            return true;
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                *exit = Some(ExitInfo::from_status(status));
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true, // nothing left to wait for
+        }
+    }
+
+    /// SIGKILL the launched target's group and reap the child (waits at most 5 s, in case the
+    /// process is stuck in the kernel). No-op for attached targets.
+    async fn kill_now(&mut self) {
+        let Kind::Launched {
+            child,
+            pid,
+            exit,
+            stopped,
+        } = &mut self.kind
+        else {
+            return;
+        };
+        if *stopped {
+            return;
+        }
+        launch::signal_group(*pid, libc::SIGKILL);
+        if exit.is_none() {
+            // start_kill fails only when the child was already reaped; the group kill covers it.
+            let _ = child.start_kill();
+            if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(5), child.wait()).await
+            {
+                *exit = Some(ExitInfo::from_status(status));
+            }
+        }
+        *stopped = true;
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // kill_on_drop only reaches the direct child; its workers share its process group.
+        if let Kind::Launched {
+            pid,
+            stopped: false,
+            ..
+        } = &self.kind
+        {
+            launch::signal_group(*pid, libc::SIGKILL);
+        }
+    }
+}

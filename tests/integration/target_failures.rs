@@ -1,0 +1,192 @@
+//! Targets that fail: one that exits at once, one that never opens its port, one that dies in
+//! the middle of a run, an unreachable base_url with no process, and Ctrl-C. Each must end with
+//! the right exit code (3, or 130 for Ctrl-C) and, as DESIGN.md promises for every exit but 2, a
+//! run folder whose summary.json says `completed: false`. The load here is light (100/s) and
+//! short, so these run in parallel with the rest.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{
+    args, assert_target_stopped, free_port, leakhound, spawn, target, text, Outcome, Workdir,
+};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A scenario that launches `node tests/targets/<file>` on `port` with extra `env`.
+fn scenario_yaml(file: &str, port: u16, env: &str, ready_timeout: &str, soak: &str) -> String {
+    format!(
+        "\
+name: failing-target
+target:
+  base_url: http://127.0.0.1:{port}
+  command: [node, \"{script}\"]
+  env: {{PORT: \"{port}\"{env}}}
+  ready: {{path: /health, timeout: {ready_timeout}}}
+memory:
+  interval: 250ms
+load:
+  timeout: 2s
+  phases:
+    - {{name: soak, duration: {soak}, rate: 100}}
+requests:
+  - name: any
+    path: /any?id={{{{seq}}}}
+",
+        script = target(file).display(),
+    )
+}
+
+fn run(work: &Workdir, yaml: &str) -> Outcome {
+    let file = work.scenario("scenario.yaml", yaml);
+    leakhound(
+        &args([
+            "run",
+            &file.display().to_string(),
+            "--out",
+            &work.out().display().to_string(),
+            "--no-progress",
+        ]),
+        LIMIT,
+    )
+}
+
+/// The run folder exists and its summary says the run stopped early with `code`.
+fn assert_incomplete(work: &Workdir, out: &Outcome, code: i32) -> Value {
+    assert_eq!(out.code, Some(code), "{}", out.output());
+    let s = work.summary(out);
+    let ctx = format!("{s:#}\n{}", out.output());
+    assert_eq!(s["completed"], Value::Bool(false), "{ctx}");
+    assert_eq!(s["exit_code"].as_i64(), Some(i64::from(code)), "{ctx}");
+    s
+}
+
+fn has_event(s: &Value, kind: &str) -> bool {
+    s["events"]
+        .as_array()
+        .is_some_and(|events| events.iter().any(|e| text(e, &["kind"]) == kind))
+}
+
+#[test]
+fn target_that_exits_at_once_is_exit_3() {
+    let work = Workdir::new();
+    let yaml = scenario_yaml(
+        "dies-after.js",
+        free_port(),
+        ", DIE_AFTER_MS: \"0\"",
+        "10s",
+        "5s",
+    );
+    let out = run(&work, &yaml);
+    let s = assert_incomplete(&work, &out, 3);
+    assert_eq!(text(&s, &["outcome"]), "error", "{s:#}");
+    assert!(
+        !out.stderr.trim().is_empty(),
+        "no message: {}",
+        out.output()
+    );
+    // It should notice the exit, not wait out the 10 s ready timeout.
+    assert!(out.elapsed < Duration::from_secs(9), "{}", out.output());
+}
+
+#[test]
+fn target_that_never_opens_its_port_is_exit_3() {
+    let work = Workdir::new();
+    let env = format!(
+        ", LISTEN: \"0\", DIE_AFTER_MS: \"60000\", PID_FILE: \"{}\"",
+        work.pid_file().display()
+    );
+    let yaml = scenario_yaml("dies-after.js", free_port(), &env, "1s", "5s");
+    let out = run(&work, &yaml);
+    assert_incomplete(&work, &out, 3);
+    assert!(
+        !out.stderr.trim().is_empty(),
+        "no message: {}",
+        out.output()
+    );
+    assert!(out.elapsed < Duration::from_secs(15), "{}", out.output());
+    // leakhound must stop the process it started even though it never became ready.
+    assert_target_stopped(&work);
+}
+
+#[test]
+fn unreachable_base_url_without_process_is_exit_3() {
+    let work = Workdir::new();
+    let port = free_port();
+    let yaml = format!(
+        "\
+name: unreachable
+target:
+  base_url: http://127.0.0.1:{port}
+  ready: {{timeout: 1s}}
+load:
+  timeout: 1s
+  phases:
+    - {{name: soak, duration: 3s, rate: 10}}
+requests:
+  - name: root
+    path: /
+"
+    );
+    let out = run(&work, &yaml);
+    assert_incomplete(&work, &out, 3);
+    assert!(
+        !out.stderr.trim().is_empty(),
+        "no message: {}",
+        out.output()
+    );
+}
+
+#[test]
+fn target_dying_mid_run_is_exit_3_with_event() {
+    let work = Workdir::new();
+    let env = format!(
+        ", DIE_AFTER_MS: \"2500\", PID_FILE: \"{}\"",
+        work.pid_file().display()
+    );
+    let yaml = scenario_yaml("dies-after.js", free_port(), &env, "10s", "15s");
+    let out = run(&work, &yaml);
+    let s = assert_incomplete(&work, &out, 3);
+    assert!(
+        has_event(&s, "target_exited"),
+        "no target_exited event: {s:#}"
+    );
+    // The run should stop soon after the target died, not play out the 15 s phase.
+    assert!(out.elapsed < Duration::from_secs(12), "{}", out.output());
+    let sent = s["requests"]["completed"].as_f64().unwrap_or(0.0);
+    assert!(
+        sent > 0.0,
+        "requests before the death should be kept: {s:#}"
+    );
+}
+
+#[test]
+fn ctrl_c_is_exit_130_with_partial_summary() {
+    let work = Workdir::new();
+    let env = format!(", PID_FILE: \"{}\"", work.pid_file().display());
+    let yaml = scenario_yaml("clean.js", free_port(), &env, "10s", "30s");
+    let file = work.scenario("scenario.yaml", &yaml);
+    let running = spawn(&args([
+        "run",
+        &file.display().to_string(),
+        "--out",
+        &work.out().display().to_string(),
+        "--no-progress",
+    ]));
+    let pid = running.pid();
+    // Let the target start and some load run, then interrupt like a terminal would.
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: kill(2) on the child we spawned and have not reaped yet.
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill(SIGINT) failed");
+    let out = running.wait(LIMIT);
+    let s = assert_incomplete(&work, &out, 130);
+    assert!(out.elapsed < Duration::from_secs(20), "{}", out.output());
+    let completed = s["requests"]["completed"].as_f64().unwrap_or(0.0);
+    assert!(
+        completed > 0.0,
+        "requests before Ctrl-C should be kept: {s:#}"
+    );
+    assert_target_stopped(&work);
+}

@@ -1,0 +1,266 @@
+//! Shared helpers: run the leakhound binary with a deadline, free ports, scenario paths, run
+//! folders, the soak lock, and checks that the targets leakhound started were stopped.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The compiled binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_leakhound");
+
+/// Serializes the tests that put load on the machine under plain `cargo test` (threads in one
+/// process); nextest runs each test in its own process and uses the `soak` test group instead.
+static SOAK_LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the soak lock; a test that panicked while holding it does not poison the others.
+pub fn soak_lock() -> MutexGuard<'static, ()> {
+    SOAK_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The crate root (where `scenarios/` and `tests/targets/` live).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An example scenario shipped in `scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    root().join("scenarios").join(name)
+}
+
+/// A test target in `tests/targets/`, as an absolute path.
+pub fn target(file: &str) -> PathBuf {
+    root().join("tests").join("targets").join(file)
+}
+
+/// A loopback port that was free a moment ago: bind port 0, read the port, drop the listener.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// What one leakhound invocation did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code; None when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Everything printed, for assertion messages.
+    pub fn output(&self) -> String {
+        format!(
+            "exit code {:?} after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            self.elapsed.as_secs_f64(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// A leakhound process started by [`spawn`]; stdout and stderr are drained by threads so a
+/// chatty child never blocks on a full pipe.
+pub struct Running {
+    child: Child,
+    stdout: thread::JoinHandle<String>,
+    stderr: thread::JoinHandle<String>,
+    started: Instant,
+}
+
+fn drain<R: Read + Send + 'static>(mut pipe: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Starts leakhound with `args`.
+pub fn spawn(args: &[String]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn leakhound");
+    let stdout = drain(child.stdout.take().expect("stdout pipe"));
+    let stderr = drain(child.stderr.take().expect("stderr pipe"));
+    Running {
+        child,
+        stdout,
+        stderr,
+        started: Instant::now(),
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid fits i32")
+    }
+
+    /// Waits up to `limit` from the start; past it, kills leakhound and fails the test.
+    pub fn wait(mut self, limit: Duration) -> Outcome {
+        let status: ExitStatus = loop {
+            match self.child.try_wait().expect("try_wait") {
+                Some(status) => break status,
+                None if self.started.elapsed() > limit => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    let stderr = self.stderr.join().unwrap_or_default();
+                    panic!(
+                        "leakhound did not finish within {limit:?}; killed it. stderr:\n{stderr}"
+                    );
+                }
+                None => thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        Outcome {
+            code: status.code(),
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// Runs leakhound to completion (at most `limit`).
+pub fn leakhound(args: &[String], limit: Duration) -> Outcome {
+    spawn(args).wait(limit)
+}
+
+/// Builds an argument list from anything string-like.
+pub fn args<I, S>(items: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    items.into_iter().map(|s| s.as_ref().to_string()).collect()
+}
+
+/// A temporary folder for one test: its run folder, pid file and scenario files.
+pub struct Workdir {
+    pub dir: TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::Builder::new()
+                .prefix("leakhound-it-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The run folder passed with `--out` (leakhound creates it).
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// Where the targets write their PID (PID_FILE, see tests/targets/common.js).
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("target.pid")
+    }
+
+    /// Writes a scenario file into this folder and returns its path.
+    pub fn scenario(&self, file: &str, yaml: &str) -> PathBuf {
+        let p = self.dir.path().join(file);
+        std::fs::write(&p, yaml).expect("write scenario");
+        p
+    }
+
+    /// summary.json of the run folder, parsed; panics with `ctx` when missing or invalid.
+    pub fn summary(&self, ctx: &Outcome) -> Value {
+        read_json(&self.out().join("summary.json"), ctx)
+    }
+}
+
+pub fn read_json(path: &Path, ctx: &Outcome) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{}", path.display(), ctx.output()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}\n{}", path.display(), ctx.output()))
+}
+
+/// The `--set` pairs that move a scenario's launched target to `port` and make it write its
+/// PID where [`assert_target_stopped`] looks.
+pub fn port_overrides(port: u16, work: &Workdir) -> Vec<String> {
+    args([
+        "--set".to_string(),
+        format!("target.base_url=http://127.0.0.1:{port}"),
+        "--set".to_string(),
+        format!("target.env.PORT={port}"),
+        "--set".to_string(),
+        format!("target.env.PID_FILE={}", work.pid_file().display()),
+    ])
+}
+
+/// True while `pid` names a live (non-zombie) process.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3 is the state; "Z" = exited but not yet reaped.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z'))
+            .unwrap_or(true),
+        Err(_) => false,
+    }
+}
+
+/// Checks that the target whose PID the work folder recorded is gone shortly after leakhound
+/// exited. If it is still running, kills it (so no test leaves a server behind) and fails.
+pub fn assert_target_stopped(work: &Workdir) {
+    let Ok(text) = std::fs::read_to_string(work.pid_file()) else {
+        return; // the target never got far enough to write it
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(pid) {
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) with a PID we read from the target's own pid file.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            panic!("leakhound left its target (pid {pid}) running after it exited");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `v[key1][key2]...` as f64, panicking with the summary when missing.
+pub fn num(v: &Value, path: &[&str]) -> f64 {
+    let mut cur = v;
+    for k in path {
+        cur = &cur[*k];
+    }
+    cur.as_f64()
+        .unwrap_or_else(|| panic!("summary has no number at {}: {v:#}", path.join(".")))
+}
+
+/// `v[key1][key2]...` as a string ("" when missing).
+pub fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for k in path {
+        cur = &cur[*k];
+    }
+    cur.as_str().unwrap_or("")
+}
