@@ -105,7 +105,7 @@ fn status_line(plan: &Plan, tick: &Tick, prev: Option<&Tick>, memory: Option<u64
     let rate = if dt > 0.0 { dn as f64 / dt } else { 0.0 };
     let mut lat = LatencyHist::new();
     for e in &tick.endpoints {
-        lat.add(&e.latency);
+        lat.add_sparse(&e.latency);
     }
     let p99 = lat.quantile_ms(0.99).map_or("-".to_string(), |v| format!("{v:.1}ms"));
     let mem = match (memory, start) {

@@ -7,15 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Highest latency a histogram records, in microseconds (1 hour); larger values are clamped.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 
-/// A latency histogram in microseconds, serialised as base64 of HdrHistogram's V2+deflate form
-/// (the format other HdrHistogram tools read).
+/// A full latency histogram in microseconds: what the load engine records into and what
+/// analysis merges intervals into. Ticks store the compact [`SparseHist`] instead.
 #[derive(Debug, Clone)]
 pub struct LatencyHist(pub Histogram<u64>);
 
@@ -68,28 +67,117 @@ impl Default for LatencyHist {
     }
 }
 
-impl Serialize for LatencyHist {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine;
-        let mut buf = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&self.0, &mut buf)
-            .map_err(|e| serde::ser::Error::custom(format!("histogram: {e:?}")))?;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(buf))
+/// One interval's latencies, kept sparse: (bucket value in µs, count) for the buckets that hold
+/// anything, in increasing value order. A full HdrHistogram is ~184 KiB whatever it holds; an
+/// interval typically fills a few hundred buckets, so a tick stays small and a one-hour soak
+/// costs megabytes, not gigabytes. Merging into a [`LatencyHist`] is exact (same buckets).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseHist {
+    entries: Vec<(u64, u64)>,
+}
+
+impl SparseHist {
+    pub fn from_hist(h: &LatencyHist) -> SparseHist {
+        let entries = h.0.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        SparseHist { entries }
+    }
+
+    /// Latencies recorded.
+    pub fn len(&self) -> u64 {
+        self.entries.iter().map(|e| e.1).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The latency at quantile `q` (0..=1) in milliseconds, or None when empty.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total = self.len();
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for &(value, count) in &self.entries {
+            seen += count;
+            if seen >= rank {
+                return Some(value as f64 / 1000.0);
+            }
+        }
+        None
+    }
+
+    pub fn max_ms(&self) -> Option<f64> {
+        self.entries.last().map(|e| e.0 as f64 / 1000.0)
+    }
+
+    /// Compact bytes: LEB128 varints of (value delta, count) pairs.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.entries.len() * 4);
+        let mut prev = 0;
+        for &(value, count) in &self.entries {
+            put_varint(&mut out, value - prev);
+            put_varint(&mut out, count);
+            prev = value;
+        }
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Option<SparseHist> {
+        let mut entries = Vec::new();
+        let mut value = 0u64;
+        while !bytes.is_empty() {
+            value = value.checked_add(get_varint(&mut bytes)?)?;
+            let count = get_varint(&mut bytes)?;
+            entries.push((value, count));
+        }
+        Some(SparseHist { entries })
     }
 }
 
-impl<'de> Deserialize<'de> for LatencyHist {
+impl LatencyHist {
+    /// Adds one interval's latencies.
+    pub fn add_sparse(&mut self, s: &SparseHist) {
+        for &(value, count) in &s.entries {
+            self.0.saturating_record_n(value.clamp(1, MAX_LATENCY_US), count);
+        }
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+impl Serialize for SparseHist {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.encode()))
+    }
+}
+
+impl<'de> Deserialize<'de> for SparseHist {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use base64::Engine;
         let text = String::deserialize(d)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
             .map_err(serde::de::Error::custom)?;
-        let h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| serde::de::Error::custom(format!("histogram: {e:?}")))?;
-        Ok(LatencyHist(h))
+        SparseHist::decode(&bytes).ok_or_else(|| serde::de::Error::custom("truncated latency histogram"))
     }
 }
 
@@ -110,7 +198,7 @@ pub struct PhaseSpan {
 }
 
 /// Per-endpoint figures of one tick. Counters are cumulative since the run started;
-/// `status` and `latency` cover this tick's interval only.
+/// `status` and `latency` (microseconds) cover this tick's interval only.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointTick {
     pub completed: u64,
@@ -118,7 +206,7 @@ pub struct EndpointTick {
     pub timeouts: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub status: BTreeMap<u16, u64>,
-    pub latency: LatencyHist,
+    pub latency: SparseHist,
 }
 
 /// Memory read at one instant, stamped with the requests completed at that instant.
@@ -195,7 +283,7 @@ impl Timeline {
         let mut all = LatencyHist::new();
         for t in self.ticks.iter().filter(|t| keep(t)) {
             for e in &t.endpoints {
-                all.add(&e.latency);
+                all.add_sparse(&e.latency);
             }
         }
         all
@@ -206,7 +294,7 @@ impl Timeline {
         let mut all = LatencyHist::new();
         for t in self.ticks.iter().filter(|t| keep(t)) {
             if let Some(e) = t.endpoints.get(index) {
-                all.add(&e.latency);
+                all.add_sparse(&e.latency);
             }
         }
         all
@@ -222,24 +310,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_round_trips_through_json() {
+    fn sparse_histogram_keeps_quantiles_and_round_trips() {
         let mut h = LatencyHist::new();
-        for us in [120, 250, 250, 9_000, 1_500_000] {
-            h.record_us(us);
+        for us in 1..=10_000u64 {
+            h.record_us(us * 10);
         }
-        let text = serde_json::to_string(&h).unwrap();
-        let back: LatencyHist = serde_json::from_str(&text).unwrap();
-        assert_eq!(back.len(), 5);
-        assert_eq!(back.0.max(), h.0.max());
-        assert_eq!(back.quantile_ms(0.5), h.quantile_ms(0.5));
+        let s = SparseHist::from_hist(&h);
+        assert_eq!(s.len(), 10_000);
+        for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+            let (a, b) = (s.quantile_ms(q).unwrap(), h.quantile_ms(q).unwrap());
+            assert!((a - b).abs() <= b * 0.001, "q {q}: sparse {a} vs full {b}");
+        }
+        let back: SparseHist = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let mut merged = LatencyHist::new();
+        merged.add_sparse(&s);
+        merged.add_sparse(&back);
+        assert_eq!(merged.len(), 20_000);
+        assert_eq!(merged.0.max(), h.0.max());
+        assert!(serde_json::from_str::<SparseHist>("\"gA==\"").is_err(), "truncated varint");
     }
 
     #[test]
     fn merged_latency_adds_every_endpoint_of_kept_ticks() {
         let mut tl = Timeline::default();
         for phase in 0..2 {
-            let mut e = EndpointTick::default();
-            e.latency.record_us(1000 * (phase as u64 + 1));
+            let mut h = LatencyHist::new();
+            h.record_us(1000 * (phase as u64 + 1));
+            let e = EndpointTick { latency: SparseHist::from_hist(&h), ..EndpointTick::default() };
             tl.ticks.push(Tick { phase, endpoints: vec![e.clone(), e], ..Tick::default() });
         }
         assert_eq!(tl.merged_latency(|_| true).len(), 4);

@@ -176,3 +176,6 @@ fn achieved_rate(_model: Model, timeline: &Timeline, busy: impl Fn(usize) -> boo
         0.0
     }
 }
+
+#[cfg(test)]
+mod tests;

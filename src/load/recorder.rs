@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::timeline::{EndpointTick, LatencyHist};
+use crate::timeline::{EndpointTick, LatencyHist, SparseHist};
 
 /// How one finished request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -151,6 +151,8 @@ impl Recorder {
             out.errors += errors;
             out.timeouts += timeouts;
             let status: BTreeMap<u16, u64> = status.into_iter().collect();
+            // Ticks keep the sparse form: a full histogram per tick would grow without bound.
+            let latency = SparseHist::from_hist(&latency);
             out.endpoints.push(EndpointTick {
                 completed,
                 errors,

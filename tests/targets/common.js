@@ -66,6 +66,7 @@ function serve(name, handler, stats) {
         const m = process.memoryUsage();
         return send(res, 200, {
           rss_anon_bytes: rssAnon(),
+          heap_total_bytes: m.heapTotal,
           heap_used_bytes: m.heapUsed,
           external_bytes: m.external,
           array_buffers_bytes: m.arrayBuffers,
