@@ -84,6 +84,10 @@ pub struct LeakReport {
     pub bytes_per_second: Estimate,
     pub endpoints: BTreeMap<String, EndpointLeak>,
     pub reason: String,
+    /// The fitted line's value at 0 requests (bytes), for drawing it: metric = intercept +
+    /// bytes_per_request * requests. None when no line was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intercept_bytes: Option<f64>,
     /// The bytes-per-request limit the verdict was judged against.
     pub limit_bytes_per_request: f64,
     pub window: Window,
@@ -118,6 +122,7 @@ pub fn judge_leak(plan: &Plan, timeline: &Timeline, limit: f64) -> LeakReport {
         bytes_per_second: per_second,
         endpoints: BTreeMap::new(),
         reason: String::new(),
+        intercept_bytes: None,
         limit_bytes_per_request: limit,
         window,
     };
@@ -138,6 +143,7 @@ pub fn judge_leak(plan: &Plan, timeline: &Timeline, limit: f64) -> LeakReport {
 
     let est = Estimate::from(fit);
     report.bytes_per_request = est;
+    report.intercept_bytes = Some(fit.intercept);
     let interval = format!("95% CI {} to {}", format_size(est.low), format_size(est.high));
     let over = format!("over {} requests after warm-up", format_count(report.window.requests as f64));
     let limit_text = format_size(limit);

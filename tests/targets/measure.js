@@ -9,9 +9,10 @@
 // V8 heap after a forced GC before and after. Prints one JSON line with the deltas divided by N.
 // With N=0 it only idles (15 s) and reports growth per second (for the timer targets).
 //
-//   node measure.js TARGET.js --soak RATE SECONDS WARMUP_SECONDS
+//   node measure.js TARGET.js --soak RATE SECONDS WARMUP_SECONDS [WARMUP_RATE]
 //
-// Mimics a leakhound run instead: paced load at RATE/s for SECONDS (no separate warm-up),
+// Mimics a leakhound run instead: paced load for SECONDS, at WARMUP_RATE/s (default RATE) for
+// the first WARMUP_SECONDS and at RATE/s after them,
 // RssAnon sampled every 250 ms, and a least-squares slope of RssAnon against requests sent over
 // the samples after WARMUP_SECONDS, in bytes per request.
 // Extra node flags for the target (e.g. --max-semi-space-size=1) come from $TARGET_NODE_FLAGS.
@@ -88,17 +89,17 @@ function slope(xs, ys) {
   return sxx > 0 ? sxy / sxx : NaN;
 }
 
-async function soak(child, url, opts, rate, seconds, warmup) {
+async function soak(child, url, opts, rate, seconds, warmup, warmupRate) {
   let sent = 0;
   const samples = [];
   const t0 = Date.now();
   const timer = setInterval(() => {
     samples.push({ t: (Date.now() - t0) / 1000, sent, rss: rssAnon(child.pid) });
   }, 250);
-  const counting = { ...opts, rate };
-  // Count progress through the seq placeholder-free path: wrap drive in small batches of 1 s.
+  // Batches of 1 s, so `sent` advances while the sampler runs; unique keys per batch.
   for (let s = 0; s < seconds; s++) {
-    const r = await drive(url.replace(/\{\{seq\}\}/g, `s${s}-{{seq}}`), rate, 32, counting);
+    const r1 = s < warmup && warmupRate > 0 ? warmupRate : rate;
+    const r = await drive(url.replace(/\{\{seq\}\}/g, `s${s}-{{seq}}`), r1, 32, { ...opts, rate: r1 });
     sent += r.sent;
   }
   clearInterval(timer);
@@ -125,7 +126,12 @@ async function soak(child, url, opts, rate, seconds, warmup) {
 async function main() {
   const args = process.argv.slice(2);
   const soakAt = args.indexOf('--soak');
-  const soakArgs = soakAt >= 0 ? args.splice(soakAt, 4).slice(1).map(Number) : null;
+  let soakArgs = null;
+  if (soakAt >= 0) {
+    const rest = args.splice(soakAt);
+    soakArgs = rest.slice(1, 5).map(Number);
+    args.push(...rest.slice(5));
+  }
   const [file, nRaw = '20000', concRaw = '16'] = args;
   if (!file) {
     console.error('usage: node measure.js TARGET.js [N] [CONC]');
@@ -153,8 +159,9 @@ async function main() {
     const url = `http://127.0.0.1:${port}${spec.path}`;
     const opts = { method: spec.method, body: spec.body };
     if (soakArgs) {
-      const [rate, seconds, warmup] = soakArgs;
-      console.log(JSON.stringify({ target: name, ...(await soak(child, url, opts, rate, seconds, warmup)) }));
+      const [rate, seconds, warmup, warmupRate] = soakArgs;
+      const result = await soak(child, url, opts, rate, seconds, warmup, warmupRate || rate);
+      console.log(JSON.stringify({ target: name, ...result }));
       return;
     }
     if (n > 0) await drive(url.replace(/\{\{seq\}\}/g, 'w{{seq}}'), 2000, conc, opts);
