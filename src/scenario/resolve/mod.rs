@@ -14,16 +14,8 @@ use super::schema::{self, Scenario, Text};
 use super::source::Source;
 use crate::units::format_duration;
 
-/// Metrics the memory collector can judge on.
-pub const METRICS: &[&str] = &[
-    "rss",
-    "rss_anon",
-    "rss_file",
-    "rss_shmem",
-    "pss",
-    "pss_anon",
-    "swap",
-];
+/// Metrics the memory collector can judge on: every metric the process source reports.
+pub use crate::memory::METRICS;
 /// Memory sources that work today.
 pub const SOURCES: &[&str] = &["process"];
 /// Memory sources that are planned but not built yet.
