@@ -13,6 +13,7 @@ Examples:
   leakhound run s.yaml --set target.base_url=http://127.0.0.1:4000 --set load.phases.1.rate=500
   leakhound validate scenarios/checkout.yaml  check a scenario and show the resolved plan
   leakhound report reports/checkout-20261125T081530Z   re-analyse a saved run
+  leakhound compare reports/before reports/after       did the fix fix it?
 
 Exit codes: 0 all thresholds passed, 1 a threshold failed (a leak fails), 2 bad usage or
 scenario, 3 the target failed (would not start, died, unreachable), 130 interrupted (Ctrl-C),
@@ -46,6 +47,17 @@ pub enum Command {
     Report {
         /// A run folder written by `leakhound run`.
         run_dir: PathBuf,
+    },
+    /// Compare two run folders (before and after a fix): overlay plot, slopes, verdict
+    /// fixed/regressed/improved/unchanged; exit 1 on a regression or a leak still there.
+    Compare {
+        /// The run folder from before the change.
+        before: PathBuf,
+        /// The run folder from after the change.
+        after: PathBuf,
+        /// Output folder (default: reports/compare-<UTC timestamp>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Run the built-in demo: a small leaky target, ~45 s, no setup.
     Demo {

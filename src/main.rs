@@ -21,7 +21,10 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -51,7 +54,11 @@ fn describe(e: &anyhow::Error) -> String {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let mode = if cli.quiet { ProgressMode::Off } else { ProgressMode::detect(cli.no_progress) };
+    let mode = if cli.quiet {
+        ProgressMode::Off
+    } else {
+        ProgressMode::detect(cli.no_progress)
+    };
     match cli.command {
         Command::Run(args) => {
             let plan = load_plan(&args.scenario)?;
@@ -69,8 +76,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             // The summary's exit code is the run's; a re-render itself succeeded.
             Ok(summary.exit_code.clamp(0, 255) as u8)
         }
+        Command::Compare { before, after, out } => {
+            let out = out.unwrap_or_else(|| report::compare::default_folder(SystemTime::now()));
+            let cmp = report::compare::compare(&before, &after, &out)?;
+            println!("{}", report::compare::text(&cmp, &out, cli.quiet));
+            Ok(cmp.exit_code.clamp(0, 255) as u8)
+        }
         Command::Demo { clean, out } => {
-            let exe = std::env::current_exe().context("cannot find the leakhound binary to start the demo target")?;
+            let exe = std::env::current_exe()
+                .context("cannot find the leakhound binary to start the demo target")?;
             let port = leakhound::demo::free_port().context("cannot find a free loopback port")?;
             let plan = leakhound::demo::plan(&exe, port, clean)?;
             if !cli.quiet {
@@ -92,15 +106,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn load_plan(args: &ScenarioArgs) -> anyhow::Result<Plan> {
-    let overrides = Overrides { duration: args.duration, rate: args.rate, set: args.set.clone() };
+    let overrides = Overrides {
+        duration: args.duration,
+        rate: args.rate,
+        set: args.set.clone(),
+    };
     Ok(scenario::load(&args.scenario, &overrides)?)
 }
 
-async fn run_plan(plan: &Plan, out: Option<PathBuf>, mode: ProgressMode, quiet: bool) -> anyhow::Result<u8> {
+async fn run_plan(
+    plan: &Plan,
+    out: Option<PathBuf>,
+    mode: ProgressMode,
+    quiet: bool,
+) -> anyhow::Result<u8> {
     let dir = out.unwrap_or_else(|| report::default_folder(&plan.name, SystemTime::now()));
     report::prepare_folder(&dir)?;
     let progress = Progress::new(mode, plan);
-    let record = run::execute(plan, RunOptions { out_dir: dir.clone(), progress }).await?;
+    let record = run::execute(
+        plan,
+        RunOptions {
+            out_dir: dir.clone(),
+            progress,
+        },
+    )
+    .await?;
     let (_, summary) = report::write_folder(&dir, &record)?;
     print_result(&summary, &dir, quiet);
     Ok(summary.exit_code.clamp(0, 255) as u8)
@@ -119,7 +149,11 @@ fn print_result(s: &Summary, dir: &Path, quiet: bool) {
         println!("{head}: {} -> {}", s.leak.reason, dir.display());
         return;
     }
-    let partial = if s.completed { "" } else { " (stopped early; partial results)" };
+    let partial = if s.completed {
+        ""
+    } else {
+        " (stopped early; partial results)"
+    };
     println!("\nleakhound: {} — {head}{partial}", s.scenario);
     println!("  verdict    {}: {}", s.leak.verdict, s.leak.reason);
     let r = &s.requests;
@@ -128,7 +162,10 @@ fn print_result(s: &Summary, dir: &Path, quiet: bool) {
         r.completed, r.errors, r.timeouts, s.achieved_rate, s.latency_ms.p50, s.latency_ms.p99
     );
     if r.overflow + r.missed > 0 {
-        println!("  not sent   {} over max_in_flight, {} behind schedule", r.overflow, r.missed);
+        println!(
+            "  not sent   {} over max_in_flight, {} behind schedule",
+            r.overflow, r.missed
+        );
     }
     let m = &s.memory;
     println!(

@@ -57,7 +57,12 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Progress { mode, bar, last_line: None, start_memory: None }
+        Progress {
+            mode,
+            bar,
+            last_line: None,
+            start_memory: None,
+        }
     }
 
     /// A status message outside the ticks (starting, draining).
@@ -74,9 +79,14 @@ impl Progress {
         if self.mode == ProgressMode::Off {
             return;
         }
-        let memory = tick.memory.as_ref().and_then(|m| m.get(&plan.memory.metric));
+        let memory = tick
+            .memory
+            .as_ref()
+            .and_then(|m| m.get(&plan.memory.metric));
         if self.start_memory.is_none() {
-            self.start_memory = prev.and_then(|p| p.memory.as_ref()?.get(&plan.memory.metric)).or(memory);
+            self.start_memory = prev
+                .and_then(|p| p.memory.as_ref()?.get(&plan.memory.metric))
+                .or(memory);
         }
         let line = status_line(plan, tick, prev, memory, self.start_memory);
         if let Some(bar) = &self.bar {
@@ -95,7 +105,13 @@ impl Progress {
     }
 }
 
-fn status_line(plan: &Plan, tick: &Tick, prev: Option<&Tick>, memory: Option<u64>, start: Option<u64>) -> String {
+fn status_line(
+    plan: &Plan,
+    tick: &Tick,
+    prev: Option<&Tick>,
+    memory: Option<u64>,
+    start: Option<u64>,
+) -> String {
     let phases = &plan.load.phases;
     let phase = phases.get(tick.phase).map_or("-", |p| p.name.as_str());
     let total = plan.total_duration().as_secs_f64();
@@ -107,7 +123,9 @@ fn status_line(plan: &Plan, tick: &Tick, prev: Option<&Tick>, memory: Option<u64
     for e in &tick.endpoints {
         lat.add_sparse(&e.latency);
     }
-    let p99 = lat.quantile_ms(0.99).map_or("-".to_string(), |v| format!("{v:.1}ms"));
+    let p99 = lat
+        .quantile_ms(0.99)
+        .map_or("-".to_string(), |v| format!("{v:.1}ms"));
     let mem = match (memory, start) {
         (Some(m), Some(s)) => format!(
             "{} {} ({}{})",

@@ -2,8 +2,8 @@
 //! builds the timeline. It never fails on the target's account: a target that will not start,
 //! dies, or a Ctrl-C all end the run early with what was measured so far.
 
-use std::path::PathBuf;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -70,7 +70,9 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         Ok(t) => t,
         Err(e) => {
             let detail = e.to_string();
-            timeline.events.push(event(0.0, 0, "target_failed", &detail));
+            timeline
+                .events
+                .push(event(0.0, 0, "target_failed", &detail));
             return Ok(record(timeline, RunEnd::TargetFailed { detail }, None));
         }
     };
@@ -78,7 +80,9 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     let sampler = match open_sampler(plan, pid) {
         Ok(s) => s,
         Err(detail) => {
-            timeline.events.push(event(0.0, 0, "memory_unreadable", &detail));
+            timeline
+                .events
+                .push(event(0.0, 0, "memory_unreadable", &detail));
             target.stop(STOP_GRACE).await;
             return Ok(record(timeline, RunEnd::TargetFailed { detail }, pid));
         }
@@ -87,7 +91,12 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     let cancel = CancellationToken::new();
     let t0 = Instant::now();
     let spans = timeline.phases.clone();
-    let mut sampler = TickSampler { sampler, t0, spans, last_error: None };
+    let mut sampler = TickSampler {
+        sampler,
+        t0,
+        spans,
+        last_error: None,
+    };
     // Tick 0: the baseline, before any request.
     let baseline = sampler.tick(plan, None, &mut timeline.events).await;
     timeline.ticks.push(baseline);
@@ -122,13 +131,20 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         opts.progress.message("waiting for requests in flight");
         recorder.drain(plan.load.timeout).await;
     }
-    let last = sampler.tick(plan, Some(&recorder), &mut timeline.events).await;
+    let last = sampler
+        .tick(plan, Some(&recorder), &mut timeline.events)
+        .await;
     timeline.ticks.push(last);
     opts.progress.finish();
     if let Some(exit) = target.stop(STOP_GRACE).await {
         if end == RunEnd::Completed && exit.signal.is_none() && exit.code != Some(0) {
             let t = t0.elapsed().as_secs_f64();
-            timeline.events.push(event(t, recorder.completed(), "target_stopped", &exit.detail));
+            timeline.events.push(event(
+                t,
+                recorder.completed(),
+                "target_stopped",
+                &exit.detail,
+            ));
         }
     }
     Ok(record(timeline, end, pid))
@@ -138,12 +154,19 @@ fn interrupted(signal: i32, t0: Instant, recorder: &Recorder, timeline: &mut Tim
     let name = if signal == 2 { "SIGINT" } else { "SIGTERM" };
     let t = t0.elapsed().as_secs_f64();
     let detail = format!("{name} received; load stopped");
-    timeline.events.push(event(t, recorder.completed(), "interrupted", &detail));
+    timeline
+        .events
+        .push(event(t, recorder.completed(), "interrupted", &detail));
     RunEnd::Interrupted { signal }
 }
 
 fn event(t_s: f64, requests: u64, kind: &str, detail: &str) -> Event {
-    Event { t_s, kind: kind.to_string(), detail: detail.to_string(), requests }
+    Event {
+        t_s,
+        kind: kind.to_string(),
+        detail: detail.to_string(),
+        requests,
+    }
 }
 
 /// The phases as planned: each starts where the previous ended (the load engine keeps to it).
@@ -170,7 +193,10 @@ fn planned_spans(plan: &Plan) -> Vec<PhaseSpan> {
 
 /// The phase running at `t_s` seconds (the last one after the end).
 fn phase_at(spans: &[PhaseSpan], t_s: f64) -> usize {
-    spans.iter().position(|p| t_s < p.end_s).unwrap_or(spans.len().saturating_sub(1))
+    spans
+        .iter()
+        .position(|p| t_s < p.end_s)
+        .unwrap_or(spans.len().saturating_sub(1))
 }
 
 fn open_sampler(plan: &Plan, pid: Option<u32>) -> Result<Option<ProcessTreeSampler>, String> {
@@ -198,7 +224,12 @@ struct TickSampler {
 }
 
 impl TickSampler {
-    async fn tick(&mut self, plan: &Plan, recorder: Option<&Arc<Recorder>>, events: &mut Vec<Event>) -> Tick {
+    async fn tick(
+        &mut self,
+        plan: &Plan,
+        recorder: Option<&Arc<Recorder>>,
+        events: &mut Vec<Event>,
+    ) -> Tick {
         let mut tick = Tick::default();
         if let Some(r) = recorder {
             let s = r.snapshot();
@@ -234,7 +265,12 @@ impl TickSampler {
                 self.last_error = None;
                 let readings = BTreeMap::from([("process".to_string(), s.metrics)]);
                 let processes = Some(s.processes);
-                tick.memory = Some(MemorySample { t_s, requests, readings, processes });
+                tick.memory = Some(MemorySample {
+                    t_s,
+                    requests,
+                    readings,
+                    processes,
+                });
             }
             Ok((sampler, Err(e))) => {
                 self.sampler = Some(sampler);
@@ -259,7 +295,14 @@ mod tests {
     use super::*;
 
     fn span(name: &str, start_s: f64, end_s: f64) -> PhaseSpan {
-        PhaseSpan { name: name.into(), start_s, end_s, rate: 1.0, ramp_to: None, concurrency: None }
+        PhaseSpan {
+            name: name.into(),
+            start_s,
+            end_s,
+            rate: 1.0,
+            ramp_to: None,
+            concurrency: None,
+        }
     }
 
     #[test]

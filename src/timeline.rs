@@ -78,7 +78,10 @@ pub struct SparseHist {
 
 impl SparseHist {
     pub fn from_hist(h: &LatencyHist) -> SparseHist {
-        let entries = h.0.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        let entries =
+            h.0.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect();
         SparseHist { entries }
     }
 
@@ -137,7 +140,8 @@ impl LatencyHist {
     /// Adds one interval's latencies.
     pub fn add_sparse(&mut self, s: &SparseHist) {
         for &(value, count) in &s.entries {
-            self.0.saturating_record_n(value.clamp(1, MAX_LATENCY_US), count);
+            self.0
+                .saturating_record_n(value.clamp(1, MAX_LATENCY_US), count);
         }
     }
 }
@@ -177,7 +181,8 @@ impl<'de> Deserialize<'de> for SparseHist {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
             .map_err(serde::de::Error::custom)?;
-        SparseHist::decode(&bytes).ok_or_else(|| serde::de::Error::custom("truncated latency histogram"))
+        SparseHist::decode(&bytes)
+            .ok_or_else(|| serde::de::Error::custom("truncated latency histogram"))
     }
 }
 
@@ -328,7 +333,10 @@ mod tests {
         merged.add_sparse(&back);
         assert_eq!(merged.len(), 20_000);
         assert_eq!(merged.0.max(), h.0.max());
-        assert!(serde_json::from_str::<SparseHist>("\"gA==\"").is_err(), "truncated varint");
+        assert!(
+            serde_json::from_str::<SparseHist>("\"gA==\"").is_err(),
+            "truncated varint"
+        );
     }
 
     #[test]
@@ -337,11 +345,21 @@ mod tests {
         for phase in 0..2 {
             let mut h = LatencyHist::new();
             h.record_us(1000 * (phase as u64 + 1));
-            let e = EndpointTick { latency: SparseHist::from_hist(&h), ..EndpointTick::default() };
-            tl.ticks.push(Tick { phase, endpoints: vec![e.clone(), e], ..Tick::default() });
+            let e = EndpointTick {
+                latency: SparseHist::from_hist(&h),
+                ..EndpointTick::default()
+            };
+            tl.ticks.push(Tick {
+                phase,
+                endpoints: vec![e.clone(), e],
+                ..Tick::default()
+            });
         }
         assert_eq!(tl.merged_latency(|_| true).len(), 4);
         assert_eq!(tl.merged_latency(|t| t.phase == 1).len(), 2);
-        assert_eq!(tl.endpoint_latency(0, |t| t.phase == 1).quantile_ms(1.0), Some(2.0));
+        assert_eq!(
+            tl.endpoint_latency(0, |t| t.phase == 1).quantile_ms(1.0),
+            Some(2.0)
+        );
     }
 }

@@ -1,10 +1,15 @@
 //! Analysis: turns a timeline into figures and a verdict.
 //!
 //! [`analyze`] is the one entry point; reports only read its [`Analysis`]. The leak verdict
-//! lives in [`verdict`] behind [`verdict::judge_leak`] so the fuller analysis (robust trends,
-//! traffic vs time, plateaus, per-endpoint attribution) can replace it without touching callers.
+//! lives in [`verdict`] ([`verdict::judge_leak`]): per-window minima, segmentation into steady
+//! stretches ([`segment`]), traffic vs time ([`linfit`]), robust slopes and trend tests
+//! ([`robust`]), per-endpoint attribution, and the sentence that explains it ([`reason`]).
 
+pub mod linfit;
+mod reason;
 pub mod regression;
+pub mod robust;
+pub mod segment;
 pub mod thresholds;
 pub mod verdict;
 
@@ -14,7 +19,7 @@ use crate::scenario::{Model, Plan};
 use crate::timeline::{LatencyHist, Timeline};
 
 pub use thresholds::ThresholdResult;
-pub use verdict::{Estimate, LeakReport, Verdict};
+pub use verdict::{Estimate, LeakReport, Verdict, DEFAULT_TIME_LIMIT_BYTES_PER_S};
 
 /// Default `leak_per_request` limit when the scenario sets none: a detected leak still fails.
 pub const DEFAULT_LEAK_LIMIT_BYTES: f64 = 128.0;
@@ -118,7 +123,10 @@ pub fn analyze(plan: &Plan, timeline: &Timeline) -> Analysis {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let e = last.and_then(|t| t.endpoints.get(i)).cloned().unwrap_or_default();
+            let e = last
+                .and_then(|t| t.endpoints.get(i))
+                .cloned()
+                .unwrap_or_default();
             EndpointSummary {
                 name: name.clone(),
                 completed: e.completed,
@@ -135,11 +143,19 @@ pub fn analyze(plan: &Plan, timeline: &Timeline) -> Analysis {
         .leak_per_request
         .as_ref()
         .map_or(DEFAULT_LEAK_LIMIT_BYTES, |l| l.value);
-    let leak = verdict::judge_leak(plan, timeline, limit);
-    let thresholds = thresholds::evaluate(plan, timeline, &latency_ms, &requests, &leak);
+    let (leak, findings) = verdict::judge(plan, timeline, limit);
+    let thresholds = thresholds::evaluate(plan, timeline, &latency_ms, &requests, &leak, &findings);
     let achieved_rate = achieved_rate(plan.load.model, timeline, busy);
 
-    Analysis { requests, latency_ms, endpoints, memory, leak, thresholds, achieved_rate }
+    Analysis {
+        requests,
+        latency_ms,
+        endpoints,
+        memory,
+        leak,
+        thresholds,
+        achieved_rate,
+    }
 }
 
 fn memory_summary(metric: &str, timeline: &Timeline) -> MemorySummary {

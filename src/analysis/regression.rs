@@ -46,7 +46,13 @@ pub fn ols(x: &[f64], y: &[f64], level: f64) -> Option<SlopeFit> {
     let df = nf - 2.0;
     let se = (sse / df / sxx).sqrt();
     let t = t_quantile(0.5 + level / 2.0, df);
-    Some(SlopeFit { slope, low: slope - t * se, high: slope + t * se, intercept, n })
+    Some(SlopeFit {
+        slope,
+        low: slope - t * se,
+        high: slope + t * se,
+        intercept,
+        n,
+    })
 }
 
 /// Quantile `p` of Student's t with `df` degrees of freedom.

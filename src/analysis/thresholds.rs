@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::{warmup_end_s, LeakReport, Verdict};
+use super::verdict::{warmup_end_s, Findings, LeakReport, Verdict};
 use super::{LatencySummary, RequestCounts, DEFAULT_LEAK_LIMIT_BYTES};
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
@@ -23,6 +23,7 @@ pub fn evaluate(
     latency: &LatencySummary,
     requests: &RequestCounts,
     leak: &LeakReport,
+    findings: &Findings,
 ) -> Vec<ThresholdResult> {
     let th = &plan.thresholds;
     let mut out = Vec::new();
@@ -47,6 +48,23 @@ pub fn evaluate(
         // Fails only when the leak's lower 95% bound is above the limit.
         passed: leak.verdict != Verdict::Leak,
     });
+
+    // Growth with time fails the run too: a hoarding timer is a leak users want flagged. Only
+    // judged when the run separated time from traffic (idle phases or varied rates).
+    let s = &leak.bytes_per_second;
+    let time_failed = findings.separable && s.low > findings.time_limit;
+    if findings.separable || leak.verdict == Verdict::TimeGrowth {
+        out.push(ThresholdResult {
+            name: "time_growth".into(),
+            limit: format!("{}/s (default)", format_size(findings.time_limit)),
+            actual: format!(
+                "{}/s (low {}/s)",
+                format_size(s.estimate),
+                format_size(s.low)
+            ),
+            passed: !time_failed && leak.verdict != Verdict::TimeGrowth,
+        });
+    }
 
     if let Some(limit) = &th.growth {
         let growth = growth_after_warmup(plan, timeline);

@@ -1,23 +1,51 @@
-//! The leak verdict: does the judged memory metric grow with requests completed?
+//! The leak verdict: does the judged memory metric grow with traffic, with time, up to a bound,
+//! or not at all — each with a number and a 95% confidence interval.
 //!
-//! First version (to be replaced by the fuller analysis): a least-squares slope of the metric
-//! against cumulative requests, on the samples after warm-up (the first phase, or the first 20%
-//! of the run when there is one phase), with a 95% confidence interval. The verdict compares the
-//! interval with the `leak_per_request` limit.
+//! The steps: per-window minima after the planned warm-up ([`super::segment::points`]);
+//! segmentation into steady stretches; on the last one, the traffic-vs-time model
+//! memory = a + b·requests + c·seconds (trusted only when the run varied its rate, see
+//! [`VIF_MAX`]); the robust Theil–Sen slope of (time-corrected) memory against requests with
+//! Sen's interval and a Mann–Kendall trend test; per-endpoint attribution when the mix varied.
+//! The wording of the verdict lives in [`super::reason`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::regression::{ols, SlopeFit};
+use super::linfit;
+use super::reason;
+use super::regression::t_quantile;
+use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen, theil_sen_grouped};
+use super::segment::{self, Point, Span};
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
-use crate::units::{format_count, format_size};
 
-/// Fewer samples than this after warm-up cannot support a verdict.
-const MIN_SAMPLES: usize = 5;
-/// Fewer requests than this after warm-up cannot support a verdict.
-const MIN_REQUESTS: u64 = 200;
+/// Fewer judged points (window minima) than this cannot support a verdict.
+pub(crate) const MIN_POINTS: usize = 5;
+/// Fewer requests in the judged stretch than this cannot support a verdict.
+pub(crate) const MIN_REQUESTS: u64 = 200;
+/// Growth with time above this many bytes per second (lower 95% bound) is `time_growth`:
+/// 4 KiB/s is ~14 MiB an hour, far above an idle runtime's drift and 25x below the
+/// 100 KB/s hoarding timer of the zoo.
+pub const DEFAULT_TIME_LIMIT_BYTES_PER_S: f64 = 4096.0;
+/// Above this variance inflation factor requests and seconds rose together too closely
+/// (correlation > 0.99975) for their effects to be told apart. Both are cumulative, so even a
+/// well-varied run (busy, idle and half-rate phases) has a VIF of ~300; a constant-rate run,
+/// where only the rate's jitter separates them, has one in the tens of thousands.
+pub(crate) const VIF_MAX: f64 = 2000.0;
+/// Memory is counted in 4 KiB pages: noise below a page is not noise worth modelling.
+const NOISE_FLOOR: f64 = 4096.0 * 4096.0;
+/// Growth smaller than this is not material: it must be exceeded by the stretch before a plateau
+/// to call the run `bounded`, and by the judged stretch itself to call it `leak` or
+/// `time_growth`. V8 and malloc grow RSS in steps of 0.25-0.5 MiB, so a step or two in a short
+/// run would otherwise read as a slope (seen: a stateless server judged 473 B/request over
+/// 1,125 requests).
+pub(crate) const MATERIAL_GROWTH: f64 = 1024.0 * 1024.0;
+/// Growth with time is judged on the idle stretches too, where no heap step from traffic can
+/// happen, so half as much suffices (a 100 KB/s timer passes it in ~5 s).
+pub(crate) const MATERIAL_TIME_GROWTH: f64 = MATERIAL_GROWTH / 2.0;
+/// The judged stretch covers at least this share of the requests after warm-up.
+const MIN_JUDGED_SHARE: f64 = 1.0 / 3.0;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -55,16 +83,46 @@ pub struct Estimate {
     pub high: f64,
 }
 
-impl From<SlopeFit> for Estimate {
-    fn from(f: SlopeFit) -> Self {
-        Estimate { estimate: f.slope, low: f.low, high: f.high }
+impl From<super::regression::SlopeFit> for Estimate {
+    fn from(f: super::regression::SlopeFit) -> Self {
+        Estimate {
+            estimate: f.slope,
+            low: f.low,
+            high: f.high,
+        }
+    }
+}
+
+impl Estimate {
+    /// Rounded to a thousandth of a byte.
+    pub fn rounded(self) -> Estimate {
+        let r = |v: f64| (v * 1000.0).round() / 1000.0;
+        Estimate {
+            estimate: r(self.estimate),
+            low: r(self.low),
+            high: r(self.high),
+        }
+    }
+
+    /// True when the interval excludes zero.
+    pub fn significant(&self) -> bool {
+        self.low > 0.0 || self.high < 0.0
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EndpointLeak {
     pub verdict: Verdict,
+    /// Bytes retained per request to this endpoint.
     pub bytes_per_request: Estimate,
+    /// False when the mix never varied, so this endpoint's share could not be separated from
+    /// the others' (the estimate is then 0 and the verdict `inconclusive`).
+    #[serde(default = "yes")]
+    pub attributed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The part of the analysis judged: which samples, how many requests.
@@ -85,113 +143,506 @@ pub struct LeakReport {
     pub endpoints: BTreeMap<String, EndpointLeak>,
     pub reason: String,
     /// The fitted line's value at 0 requests (bytes), for drawing it: metric = intercept +
-    /// bytes_per_request * requests. None when no line was fitted.
+    /// bytes_per_request * requests over the judged window. For `bounded` it is the plateau
+    /// level (the slope is ~0). None when no line was fitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intercept_bytes: Option<f64>,
     /// The bytes-per-request limit the verdict was judged against.
     pub limit_bytes_per_request: f64,
+    /// The judged stretch: after the warm-up and any step or fill the segmentation found.
     pub window: Window,
+}
+
+/// Everything the judgement found, for the reason sentence and the thresholds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// True when requests and time were separated (the rate varied enough).
+    pub separable: bool,
+    /// Mann–Kendall p-value of the (time-corrected) memory trend in the judged stretch.
+    pub trend_p: f64,
+    /// Where the planned warm-up ended (s).
+    pub warmup_end_s: f64,
+    /// Segments found after the warm-up.
+    pub segments: usize,
+    /// Median level of the judged stretch (bytes).
+    pub plateau_bytes: f64,
+    /// Growth before the judged stretch (bytes), from the first post-warm-up points.
+    pub growth_before: f64,
+    /// Requests completed before the judged stretch (after warm-up).
+    pub requests_before: f64,
+    pub time_limit: f64,
+    /// Growth of the judged stretch's minima (bytes); below 1 MiB nothing is called a leak.
+    pub judged_growth: f64,
 }
 
 /// Judges whether the plan's metric grows with requests, against `limit` bytes per request.
 pub fn judge_leak(plan: &Plan, timeline: &Timeline, limit: f64) -> LeakReport {
+    judge(plan, timeline, limit).0
+}
+
+/// [`judge_leak`] with its findings.
+pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findings) {
     let metric = plan.memory.metric.as_str();
     let warmup_end = warmup_end_s(plan, timeline);
-    let (mut t, mut x, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    for s in timeline.ticks.iter().filter_map(|t| t.memory.as_ref()) {
-        if s.t_s < warmup_end {
-            continue;
-        }
-        if let Some(v) = s.get(metric) {
-            t.push(s.t_s);
-            x.push(s.requests as f64);
-            y.push(v as f64);
-        }
-    }
-    let window = Window {
-        from_s: t.first().copied().unwrap_or(0.0),
-        to_s: t.last().copied().unwrap_or(0.0),
-        samples: x.len(),
-        requests: (x.last().copied().unwrap_or(0.0) - x.first().copied().unwrap_or(0.0)) as u64,
+    let samples = timeline
+        .ticks
+        .iter()
+        .filter_map(|t| t.memory.as_ref())
+        .filter(|s| s.t_s >= warmup_end && s.get(metric).is_some())
+        .count();
+    let pts = segment::points(timeline, metric, warmup_end, segment::window_ticks(samples));
+    let mut findings = Findings {
+        warmup_end_s: warmup_end,
+        time_limit: DEFAULT_TIME_LIMIT_BYTES_PER_S,
+        trend_p: 1.0,
+        ..Findings::default()
     };
-    let per_second = ols(&t, &y, 0.95).map(Estimate::from).unwrap_or_default();
     let mut report = LeakReport {
         verdict: Verdict::Inconclusive,
         metric: metric.to_string(),
         bytes_per_request: Estimate::default(),
-        bytes_per_second: per_second,
+        bytes_per_second: Estimate::default(),
         endpoints: BTreeMap::new(),
         reason: String::new(),
         intercept_bytes: None,
         limit_bytes_per_request: limit,
-        window,
+        window: window_of(&pts, samples),
     };
+    if pts.len() < MIN_POINTS || report.window.requests < MIN_REQUESTS {
+        report.reason = reason::too_short(&report, MIN_REQUESTS, MIN_POINTS);
+        return (report, findings);
+    }
 
-    let fit = if report.window.samples < MIN_SAMPLES || report.window.requests < MIN_REQUESTS {
-        None
-    } else {
-        ols(&x, &y, 0.95)
-    };
-    let Some(fit) = fit else {
-        report.reason = format!(
-            "cannot tell: only {} samples and {} requests after warm-up; run longer \
-             (at least {MIN_REQUESTS} requests and {MIN_SAMPLES} samples after the first phase)",
-            report.window.samples, report.window.requests
-        );
-        return report;
-    };
+    let spans = segment::segments(&pts, NOISE_FLOOR);
+    let last = judged_span(&spans, &pts);
+    let judged = &pts[last.start..last.end];
+    // Segments before the judged one (a merged tail counts as one).
+    findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
+    let (r0, m0) = (pts[0].r, first_level(&pts));
+    findings.requests_before = judged[0].r - r0;
+    let ms: Vec<f64> = judged.iter().map(|p| p.m).collect();
+    findings.plateau_bytes = median(&ms);
+    findings.growth_before = findings.plateau_bytes - m0;
+    let judged_samples = timeline
+        .ticks
+        .iter()
+        .filter_map(|t| t.memory.as_ref())
+        .filter(|s| s.t_s >= judged[0].t && s.get(metric).is_some())
+        .count();
+    report.window = window_of(judged, judged_samples);
+    if report.window.requests < MIN_REQUESTS {
+        report.reason = reason::too_short(&report, MIN_REQUESTS, MIN_POINTS);
+        return (report, findings);
+    }
 
-    let est = Estimate::from(fit);
-    report.bytes_per_request = est;
+    let fit = fit_stretch(judged);
+    findings.separable = fit.separable;
+    findings.trend_p = fit.trend_p;
+    report.bytes_per_request = fit.per_request;
+    report.bytes_per_second = fit.per_second;
     report.intercept_bytes = Some(fit.intercept);
-    let interval = format!("95% CI {} to {}", format_size(est.low), format_size(est.high));
-    let over = format!("over {} requests after warm-up", format_count(report.window.requests as f64));
-    let limit_text = format_size(limit);
-    (report.verdict, report.reason) = if est.low > limit {
-        (
-            Verdict::Leak,
-            format!(
-                "memory ({metric}) grows {} per request ({interval}) {over}, above the \
-                 {limit_text} limit",
-                format_size(est.estimate)
-            ),
-        )
-    } else if est.high <= limit {
-        (
-            Verdict::None,
-            format!(
-                "no leak: {metric} changes {} per request ({interval}) {over}, within the \
-                 {limit_text} limit",
-                format_size(est.estimate)
-            ),
-        )
+    let endpoints = attribute(
+        timeline,
+        judged,
+        fit.separable && fit.per_second.significant(),
+        limit,
+    );
+
+    let b = fit.per_request;
+    let c = fit.per_second;
+    let tlimit = findings.time_limit;
+    let trend = fit.trend_p < 0.05;
+    let endpoint_leak = endpoints
+        .values()
+        .any(|e| e.attributed && e.verdict == Verdict::Leak);
+    findings.judged_growth = stretch_growth(judged);
+    let material = findings.judged_growth >= MATERIAL_GROWTH;
+    let material_time = findings.judged_growth >= MATERIAL_TIME_GROWTH;
+    report.verdict = if ((b.low > limit && trend) || endpoint_leak) && material {
+        Verdict::Leak
+    } else if fit.separable && c.low > tlimit && material_time {
+        Verdict::TimeGrowth
+    } else if b.high <= limit && (!fit.separable || c.high <= tlimit) {
+        // Without separation only the per-request figure can be judged; the reason says so.
+        let earlier = findings.requests_before > 0.0
+            && findings.growth_before > MATERIAL_GROWTH
+            && findings.growth_before / findings.requests_before > limit;
+        if findings.segments > 1 && earlier {
+            report.intercept_bytes = Some(findings.plateau_bytes - b.estimate * median_r(judged));
+            Verdict::Bounded
+        } else {
+            Verdict::None
+        }
     } else {
-        let more = format_count(report.window.requests as f64 * 3.0);
-        (
-            Verdict::Inconclusive,
-            format!(
-                "cannot tell: {metric} changes {} per request but the interval ({interval}) \
-                 straddles the {limit_text} limit {over}; run about {more} more requests",
-                format_size(est.estimate)
-            ),
-        )
+        Verdict::Inconclusive
     };
+    report.endpoints = endpoints;
     if let [only] = timeline.endpoints.as_slice() {
+        let verdict = match report.verdict {
+            Verdict::TimeGrowth if b.high <= limit => Verdict::None,
+            Verdict::TimeGrowth => Verdict::Inconclusive,
+            v => v,
+        };
         report.endpoints.insert(
             only.clone(),
-            EndpointLeak { verdict: report.verdict, bytes_per_request: est },
+            EndpointLeak {
+                verdict,
+                bytes_per_request: b,
+                attributed: true,
+            },
         );
     }
-    report
+    report.reason = reason::sentence(&report, &findings, &timeline.endpoints);
+    // Milli-byte resolution: re-analysing a saved run (whose times went through JSON) must give
+    // the same figures, not ones a last bit apart.
+    report.bytes_per_request = report.bytes_per_request.rounded();
+    report.bytes_per_second = report.bytes_per_second.rounded();
+    report.intercept_bytes = report
+        .intercept_bytes
+        .map(|v| (v * 1000.0).round() / 1000.0);
+    for e in report.endpoints.values_mut() {
+        e.bytes_per_request = e.bytes_per_request.rounded();
+    }
+    (report, findings)
 }
 
-/// Seconds at which warm-up ends: the end of the first phase when there are several,
-/// else 20% into the run.
+/// The last steady stretch to judge: the last segment, extended back over the segments before
+/// it until it holds enough points and at least [`MIN_JUDGED_SHARE`] of the requests after
+/// warm-up. A short tail after a step (RSS moves in steps of whole heap chunks) judged alone
+/// looks like a steep slope, and an idle tail (only time passes) is the very data that tells
+/// growth with time from growth with traffic, so tails are merged in, never dropped.
+fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
+    let Some(last) = spans.last().copied().filter(|s| !s.is_empty()) else {
+        return Span {
+            start: 0,
+            end: pts.len(),
+        };
+    };
+    let total = pts[pts.len() - 1].r - pts[0].r;
+    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
+    let mut start = last.start;
+    for s in spans.iter().rev().skip(1) {
+        let enough = last.end - start >= MIN_POINTS && pts[last.end - 1].r - pts[start].r >= need;
+        if enough {
+            break;
+        }
+        start = s.start;
+    }
+    Span {
+        start,
+        end: last.end,
+    }
+}
+
+/// Growth of the minima across a stretch: the level of its last points minus that of its first.
+fn stretch_growth(pts: &[Point]) -> f64 {
+    let level = |it: &mut dyn Iterator<Item = &Point>| {
+        it.take(3).map(|p| p.m).fold(f64::INFINITY, f64::min)
+    };
+    level(&mut pts.iter().rev()) - level(&mut pts.iter())
+}
+
+/// The level the judged series starts from: the lowest of its first few points.
+fn first_level(pts: &[Point]) -> f64 {
+    pts.iter()
+        .take(3)
+        .map(|p| p.m)
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn median_r(pts: &[Point]) -> f64 {
+    median(&pts.iter().map(|p| p.r).collect::<Vec<_>>())
+}
+
+fn window_of(pts: &[Point], samples: usize) -> Window {
+    match (pts.first(), pts.last()) {
+        (Some(a), Some(z)) => Window {
+            from_s: a.t,
+            to_s: z.t,
+            samples,
+            requests: (z.r - a.r).max(0.0) as u64,
+        },
+        _ => Window::default(),
+    }
+}
+
+/// What the judged stretch says about traffic and time.
+#[derive(Debug, Clone, Copy)]
+struct StretchFit {
+    per_request: Estimate,
+    per_second: Estimate,
+    intercept: f64,
+    separable: bool,
+    trend_p: f64,
+}
+
+/// The 95% interval of a least-squares coefficient, widened for autocorrelated residuals.
+fn ols_estimate(coef: f64, se: f64, df: f64, inflation: f64) -> Estimate {
+    let half = t_quantile(0.975, df.max(1.0)) * se * inflation.sqrt();
+    Estimate {
+        estimate: coef,
+        low: coef - half,
+        high: coef + half,
+    }
+}
+
+/// Theil–Sen of y on x with Sen's interval widened for the residuals' autocorrelation.
+fn robust_slope(x: &[f64], y: &[f64]) -> Option<(Estimate, f64, f64)> {
+    let ts = theil_sen(x, y, 0.95, 1.0)?;
+    let resid: Vec<f64> = (0..x.len())
+        .map(|i| y[i] - ts.intercept - ts.slope * x[i])
+        .collect();
+    let infl = autocorr_inflation(lag1(&resid));
+    let ci = theil_sen(x, y, 0.95, infl).unwrap_or(ts);
+    Some((
+        Estimate {
+            estimate: ts.slope,
+            low: ci.low,
+            high: ci.high,
+        },
+        ts.intercept,
+        infl,
+    ))
+}
+
+/// Widens both sides of `e` by `extra` in quadrature (another estimate's uncertainty).
+fn widen(e: Estimate, extra: f64) -> Estimate {
+    let lo = (e.estimate - e.low).hypot(extra);
+    let hi = (e.high - e.estimate).hypot(extra);
+    Estimate {
+        estimate: e.estimate,
+        low: e.estimate - lo,
+        high: e.estimate + hi,
+    }
+}
+
+fn fit_stretch(pts: &[Point]) -> StretchFit {
+    let r: Vec<f64> = pts.iter().map(|p| p.r).collect();
+    let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
+    let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
+    let n = m.len();
+    // Traffic vs time, when the design can tell them apart (the joint model's VIF).
+    let joint = linfit::fit(&[&r, &t], &m).filter(|f| f.vif.iter().all(|&v| v <= VIF_MAX));
+    let Some(f) = joint else {
+        // One rate: only memory against requests can be judged; per second, the same growth.
+        let per_second = robust_slope(&t, &m).map_or(Estimate::default(), |x| x.0);
+        let (per_request, intercept, infl) =
+            robust_slope(&r, &m).unwrap_or((Estimate::default(), median(&m), 1.0));
+        let trend_p = mann_kendall(&m, infl).map_or(1.0, |mk| mk.p);
+        return StretchFit {
+            per_request,
+            per_second,
+            intercept,
+            separable: false,
+            trend_p,
+        };
+    };
+    // Growth with time, robustly, from the idle stretches (requests unchanged): there it is
+    // the only thing that can move memory. Without idle stretches, from the joint model.
+    let mut groups: Vec<(&[f64], &[f64])> = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || r[i] != r[start] {
+            if i - start >= 4 {
+                groups.push((&t[start..i], &m[start..i]));
+            }
+            start = i;
+        }
+    }
+    let idle_points: usize = groups.iter().map(|g| g.0.len()).sum();
+    let ps = if idle_points >= 8 {
+        theil_sen_grouped(&groups, 0.95, 1.0).map(|g| {
+            let resid: Vec<f64> = groups
+                .iter()
+                .flat_map(|(x, y)| {
+                    let level = median(
+                        &(0..x.len())
+                            .map(|i| y[i] - g.slope * x[i])
+                            .collect::<Vec<_>>(),
+                    );
+                    (0..x.len()).map(move |i| y[i] - g.slope * x[i] - level)
+                })
+                .collect();
+            let infl = autocorr_inflation(lag1(&resid));
+            let ci = theil_sen_grouped(&groups, 0.95, infl).unwrap_or(g);
+            Estimate {
+                estimate: g.slope,
+                low: ci.low,
+                high: ci.high,
+            }
+        })
+    } else {
+        None
+    };
+    // The joint model also measures it (from every point, less robustly): keep the tighter.
+    let ols = ols_estimate(f.coef[1], f.se[1], f.df, autocorr_inflation(lag1(&f.resid)));
+    let ps = match ps {
+        Some(g) if g.high - g.low <= ols.high - ols.low => g,
+        _ => ols,
+    };
+    let c = ps.estimate;
+    let t0 = t[0];
+    let madj: Vec<f64> = (0..n).map(|i| m[i] - c * (t[i] - t0)).collect();
+    let Some((pr, _, infl)) = robust_slope(&r, &madj) else {
+        return StretchFit {
+            per_request: Estimate::default(),
+            per_second: ps,
+            intercept: median(&m),
+            separable: true,
+            trend_p: 1.0,
+        };
+    };
+    let b = pr.estimate;
+    // Each interval also carries the other slope's uncertainty, converted through the mean
+    // rate (requests per second) of the stretch.
+    let rate = linfit::fit(&[&t], &r).map_or(0.0, |g| g.coef[0].max(0.0));
+    let half = |e: &Estimate| (e.high - e.low) / 2.0;
+    let per_request = widen(pr, if rate > 0.0 { half(&ps) / rate } else { 0.0 });
+    let per_second = ps;
+    // The line drawn against requests passes through the middle of the raw samples.
+    let intercept = median(&(0..n).map(|i| m[i] - b * r[i]).collect::<Vec<_>>());
+    let trend_p = mann_kendall(&madj, infl).map_or(1.0, |mk| mk.p);
+    StretchFit {
+        per_request,
+        per_second,
+        intercept,
+        separable: true,
+        trend_p,
+    }
+}
+
+/// Bytes per request to each endpoint, when the mix varied enough to tell them apart.
+fn attribute(
+    timeline: &Timeline,
+    pts: &[Point],
+    time_matters: bool,
+    limit: f64,
+) -> BTreeMap<String, EndpointLeak> {
+    let names = &timeline.endpoints;
+    let mut out = BTreeMap::new();
+    if names.len() < 2 {
+        return out;
+    }
+    let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
+    let cols: Vec<Vec<f64>> = (0..names.len())
+        .map(|j| {
+            pts.iter()
+                .map(|p| p.ep.get(j).copied().unwrap_or(0.0))
+                .collect()
+        })
+        .collect();
+    // Endpoints that got requests in the judged stretch; the others cannot be judged.
+    let active: Vec<usize> = (0..names.len())
+        .filter(|&j| cols[j].last().unwrap_or(&0.0) > cols[j].first().unwrap_or(&0.0))
+        .collect();
+    let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
+    let mut regressors: Vec<&[f64]> = active.iter().map(|&j| cols[j].as_slice()).collect();
+    // Seconds only when time clearly matters: it is collinear with the cumulative counts.
+    if time_matters {
+        regressors.push(&t);
+    }
+    let fit = linfit::fit(&regressors, &m).filter(|f| f.vif.iter().all(|&v| v <= VIF_MAX));
+    let infl = fit
+        .as_ref()
+        .map_or(1.0, |f| autocorr_inflation(lag1(&f.resid)));
+    for (j, name) in names.iter().enumerate() {
+        let slot = active.iter().position(|&a| a == j);
+        let entry = match (&fit, slot) {
+            (Some(f), Some(k)) => {
+                let e = ols_estimate(f.coef[k], f.se[k], f.df, infl);
+                let verdict = if e.low > limit {
+                    Verdict::Leak
+                } else if e.high <= limit {
+                    Verdict::None
+                } else {
+                    Verdict::Inconclusive
+                };
+                EndpointLeak {
+                    verdict,
+                    bytes_per_request: e,
+                    attributed: true,
+                }
+            }
+            _ => EndpointLeak {
+                verdict: Verdict::Inconclusive,
+                bytes_per_request: Estimate::default(),
+                attributed: false,
+            },
+        };
+        out.insert(name.clone(), entry);
+    }
+    out
+}
+
+/// Seconds at which the planned warm-up ends: the end of the first phase when there are
+/// several, else 20% into the run. Steps and fills after it are found by segmentation.
 pub(crate) fn warmup_end_s(plan: &Plan, timeline: &Timeline) -> f64 {
     if plan.load.phases.len() > 1 {
         plan.load.phases[0].duration.as_secs_f64()
     } else {
         let end = timeline.ticks.last().map_or(0.0, |t| t.t_s);
         end * 0.2
+    }
+}
+
+#[cfg(test)]
+mod judged_span_tests {
+    use super::*;
+
+    /// Points one second apart; `r` gives the cumulative requests at each.
+    fn pts(r: impl Fn(usize) -> f64, n: usize) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point {
+                t: i as f64,
+                r: r(i),
+                ep: vec![r(i)],
+                m: 1e6,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_tail_is_judged_with_the_busy_segment_before_it() {
+        // 30 busy points (100 requests each), then 12 idle ones: a segment of 0 requests. The
+        // idle tail is what tells time from traffic, so it stays in the judged stretch.
+        let p = pts(|i| 100.0 * i.min(30) as f64, 42);
+        let spans = [Span { start: 0, end: 30 }, Span { start: 30, end: 42 }];
+        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 42 });
+        // A last segment with at least a third of the requests is judged alone (a plateau).
+        let spans = [Span { start: 0, end: 20 }, Span { start: 20, end: 42 }];
+        let q = pts(|i| 100.0 * i as f64, 42);
+        assert_eq!(judged_span(&spans, &q), Span { start: 20, end: 42 });
+        // A short tail after a step (1/8 of the requests) is not judged alone.
+        let spans = [Span { start: 0, end: 36 }, Span { start: 36, end: 42 }];
+        assert_eq!(judged_span(&spans, &q), Span { start: 0, end: 42 });
+    }
+
+    #[test]
+    fn growth_is_measured_between_the_floors_at_both_ends() {
+        let mut p = pts(|i| 10.0 * i as f64, 10);
+        for (i, x) in p.iter_mut().enumerate() {
+            x.m = 1e6 + 1e5 * i as f64;
+        }
+        assert_eq!(
+            stretch_growth(&p),
+            1e5 * 7.0,
+            "min of last three (7) minus min of first three (0)"
+        );
+    }
+
+    #[test]
+    fn segments_too_small_alone_are_merged_into_one_stretch() {
+        // Three short segments of 2 requests a point: none reaches 200 requests alone.
+        let p = pts(|i| 2.0 * i as f64, 120);
+        let spans = [
+            Span { start: 0, end: 40 },
+            Span { start: 40, end: 80 },
+            Span {
+                start: 80,
+                end: 120,
+            },
+        ];
+        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 120 });
+        assert_eq!(judged_span(&[], &p), Span { start: 0, end: 120 });
     }
 }

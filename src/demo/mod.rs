@@ -22,7 +22,12 @@ pub fn plan(exe: &Path, port: u16, clean: bool) -> Result<Plan, ScenarioError> {
         duration: None,
         rate: None,
     };
-    let mut plan = scenario::parse(SCENARIO, "scenarios/demo.yaml (built in)", Path::new("."), &overrides)?;
+    let mut plan = scenario::parse(
+        SCENARIO,
+        "scenarios/demo.yaml (built in)",
+        Path::new("."),
+        &overrides,
+    )?;
     let mut command = vec![
         exe.to_string_lossy().into_owned(),
         "__demo-target".to_string(),
@@ -32,7 +37,11 @@ pub fn plan(exe: &Path, port: u16, clean: bool) -> Result<Plan, ScenarioError> {
     if clean {
         command.push("--clean".to_string());
     }
-    plan.target.process = TargetProcess::Launch { command, cwd: None, env: Default::default() };
+    plan.target.process = TargetProcess::Launch {
+        command,
+        cwd: None,
+        env: Default::default(),
+    };
     plan.source = None;
     Ok(plan)
 }

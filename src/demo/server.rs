@@ -33,7 +33,10 @@ struct State {
 /// Serves until the process is stopped (or `MAX_LIFETIME` passes).
 pub async fn serve(port: u16, clean: bool) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let state = Arc::new(State { clean, ..State::default() });
+    let state = Arc::new(State {
+        clean,
+        ..State::default()
+    });
     let deadline = tokio::time::sleep(MAX_LIFETIME);
     tokio::pin!(deadline);
     loop {
@@ -45,12 +48,17 @@ pub async fn serve(port: u16, clean: bool) -> std::io::Result<()> {
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(req, state.clone()));
             // A client that goes away mid-request is not the demo target's problem.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body): (StatusCode, &'static str) = match req.uri().path() {
         "/health" => (StatusCode::OK, "{\"status\":\"ok\"}"),
         "/ok" => (StatusCode::OK, "{\"ok\":true}"),

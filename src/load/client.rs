@@ -85,6 +85,8 @@ pub struct Sender {
     prefix: String,
     endpoints: Vec<Endpoint>,
     mix: Mix,
+    /// Per phase: its own mix when the plan gives one.
+    phase_mix: Vec<Option<Mix>>,
 }
 
 impl Sender {
@@ -143,6 +145,12 @@ impl Sender {
             prefix,
             endpoints,
             mix: Mix::new(&weights),
+            phase_mix: plan
+                .load
+                .phases
+                .iter()
+                .map(|p| p.mix.as_deref().map(Mix::new))
+                .collect(),
         })
     }
 
@@ -150,10 +158,13 @@ impl Sender {
         self.endpoints.len()
     }
 
-    /// The endpoint request number `seq` goes to.
+    /// The endpoint request number `seq` goes to, in phase `phase` (its own mix, if any).
     #[inline]
-    pub fn pick(&self, seq: u64) -> usize {
-        self.mix.pick(seq)
+    pub fn pick(&self, phase: usize, seq: u64) -> usize {
+        match self.phase_mix.get(phase) {
+            Some(Some(m)) => m.pick(seq),
+            _ => self.mix.pick(seq),
+        }
     }
 
     /// Renders request `seq` of endpoint `index`.

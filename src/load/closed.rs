@@ -27,7 +27,7 @@ pub fn spawn_loops(
             let mut held = None;
             while Instant::now() < deadline && !cancel.is_cancelled() {
                 let seq = engine.recorder.begin();
-                let endpoint = engine.sender.pick(seq);
+                let endpoint = engine.sender.pick(engine.recorder.phase(), seq);
                 let sent_at = Instant::now();
                 let outcome = match engine.sender.build(endpoint, seq, &mut scratch) {
                     Ok(req) => engine.sender.send(req, &mut held).await,

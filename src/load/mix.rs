@@ -15,12 +15,16 @@ pub struct Mix {
 }
 
 impl Mix {
-    /// Builds the cycle for these weights (one per endpoint). Weights of 0 are treated as 1,
-    /// an empty list gives a cycle that always answers endpoint 0.
+    /// Builds the cycle for these weights (one per endpoint). A weight of 0 is never picked
+    /// (a phase's `mix` may leave a request out); all zeros are treated as all ones; an empty
+    /// list gives a cycle that always answers endpoint 0.
     pub fn new(weights: &[u32]) -> Mix {
-        let mut w: Vec<u64> = weights.iter().map(|&x| u64::from(x.max(1))).collect();
+        let mut w: Vec<u64> = weights.iter().map(|&x| u64::from(x)).collect();
         if w.is_empty() {
             return Mix { cycle: vec![0] };
+        }
+        if w.iter().all(|&x| x == 0) {
+            w.iter_mut().for_each(|x| *x = 1);
         }
         let g = w.iter().copied().fold(0, gcd);
         w.iter_mut().for_each(|x| *x /= g);
@@ -28,6 +32,7 @@ impl Mix {
         if total > MAX_CYCLE {
             let scale = MAX_CYCLE as f64 / total as f64;
             w.iter_mut()
+                .filter(|x| **x > 0)
                 .for_each(|x| *x = ((*x as f64 * scale).round() as u64).max(1));
         }
         let total: i64 = w.iter().sum::<u64>() as i64;
@@ -113,6 +118,12 @@ mod tests {
         let share = c[0] as f64 / m.cycle_len() as f64;
         assert!((share - 0.8).abs() < 0.001, "share {share}");
         assert!(c[2] >= 1, "every endpoint keeps at least one slot");
+    }
+
+    #[test]
+    fn zero_weights_are_never_picked() {
+        let m = Mix::new(&[0, 2, 1]);
+        assert_eq!(counts(&m, 300, 3), vec![0, 200, 100]);
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn fire(
     s: &mut Scratch,
 ) {
     let seq = engine.recorder.begin();
-    let endpoint = engine.sender.pick(seq);
+    let endpoint = engine.sender.pick(engine.recorder.phase(), seq);
     match engine.sender.build(endpoint, seq, s) {
         Ok(req) => {
             let engine = Arc::clone(engine);
@@ -187,6 +187,7 @@ mod tests {
             rate,
             ramp_to,
             concurrency: 0,
+            mix: None,
         }
     }
 

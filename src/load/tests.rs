@@ -19,6 +19,7 @@ pub(super) fn phase(secs: f64, rate: f64, ramp_to: Option<f64>, concurrency: usi
         rate,
         ramp_to,
         concurrency,
+        mix: None,
     }
 }
 

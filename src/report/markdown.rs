@@ -14,10 +14,18 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
         Outcome::Fail => "FAIL",
         Outcome::Error => "ERROR",
     };
-    let partial = if summary.completed { "" } else { " (run stopped early)" };
+    let partial = if summary.completed {
+        ""
+    } else {
+        " (run stopped early)"
+    };
     // Writing to a String cannot fail; the results are ignored throughout.
     let _ = writeln!(s, "## leakhound: {} — {badge}{partial}\n", summary.scenario);
-    let _ = writeln!(s, "**Verdict: `{}`** — {}\n", summary.leak.verdict, summary.leak.reason);
+    let _ = writeln!(
+        s,
+        "**Verdict: `{}`** — {}\n",
+        summary.leak.verdict, summary.leak.reason
+    );
     let m = &summary.memory;
     let _ = writeln!(s, "| figure | value |\n|---|---|");
     let _ = writeln!(
@@ -49,9 +57,14 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
         format_size(b.high)
     );
     let _ = writeln!(s, "| duration | {:.1} s |\n", summary.duration_s);
+    // Relative, so it shows wherever the folder is published (CI artifact, PR comment upload).
+    let _ = writeln!(s, "![memory vs requests](memory-vs-requests.png)\n");
 
     if !summary.thresholds.is_empty() {
-        let _ = writeln!(s, "| threshold | limit | actual | result |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| threshold | limit | actual | result |\n|---|---|---|---|"
+        );
         for t in &summary.thresholds {
             let r = if t.passed { "pass" } else { "**fail**" };
             let _ = writeln!(s, "| {} | {} | {} | {r} |", t.name, t.limit, t.actual);
@@ -61,10 +74,18 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
     if !summary.events.is_empty() {
         let _ = writeln!(s, "Events:");
         for e in &summary.events {
-            let _ = writeln!(s, "- {:.1} s, after {} requests: {} — {}", e.t_s, e.requests, e.kind, e.detail);
+            let _ = writeln!(
+                s,
+                "- {:.1} s, after {} requests: {} — {}",
+                e.t_s, e.requests, e.kind, e.detail
+            );
         }
         let _ = writeln!(s);
     }
+    let _ = writeln!(
+        s,
+        "Full report: `report.html` (self-contained) · CI: `junit.xml`\n"
+    );
     let _ = writeln!(
         s,
         "<sub>leakhound {} · reproduce: `{}`</sub>",

@@ -1,10 +1,16 @@
 //! Reports: the run folder a run leaves behind.
 //!
 //! `run.json` (plan, environment, timeline: enough to re-analyse), `summary.json` (the verdict,
-//! per the output contract) and `summary.md` (for a CI job summary or a PR comment). Every file is
-//! written whole (temporary name, then rename), so an interrupted run never leaves half a file.
+//! per the output contract), `summary.md` (for a CI job summary or a PR comment), `junit.xml`
+//! ([`junit`]), the plots as PNG and SVG ([`plots`]) and `report.html` ([`html`]); [`compare`]
+//! sets two run folders side by side. Every file is written whole (temporary name, then
+//! rename), so an interrupted run never leaves half a file.
 
+pub mod compare;
+pub mod html;
+pub mod junit;
 pub mod markdown;
+pub mod plots;
 pub mod record;
 pub mod summary;
 pub mod write;
@@ -24,13 +30,25 @@ pub enum ReportError {
     Write(#[from] WriteError),
     #[error(transparent)]
     Read(#[from] ReadError),
+    #[error(transparent)]
+    Plot(#[from] plots::PlotError),
+    #[error(transparent)]
+    Html(#[from] html::HtmlError),
+    #[error(transparent)]
+    Junit(#[from] junit::JunitError),
     #[error("cannot create the report folder {}: {source}; choose another with --out", path.display())]
-    Folder { path: PathBuf, source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Creates the run folder (and parents) and checks that it is writable, before anything runs.
 pub fn prepare_folder(dir: &Path) -> Result<(), ReportError> {
-    let err = |source| ReportError::Folder { path: dir.to_path_buf(), source };
+    let err = |source| ReportError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     let probe = dir.join(".leakhound-write-test");
     std::fs::write(&probe, b"").map_err(err)?;
@@ -61,7 +79,16 @@ pub fn write_folder(dir: &Path, record: &RunRecord) -> Result<(Analysis, Summary
     );
     write_json(&dir.join("run.json"), record)?;
     write_json(&dir.join("summary.json"), &summary)?;
-    write_atomic(&dir.join("summary.md"), markdown::render(record, &analysis, &summary).as_bytes())?;
+    write_atomic(
+        &dir.join("summary.md"),
+        markdown::render(record, &analysis, &summary).as_bytes(),
+    )?;
+    // junit.xml before the plots: it is what CI needs most.
+    write_atomic(&dir.join("junit.xml"), junit::render(&summary)?.as_bytes())?;
+    let figures = plots::render_run(record, &analysis)?;
+    plots::write_all(dir, &figures)?;
+    let page = html::render(dir, record, &analysis, &summary, &figures)?;
+    write_atomic(&dir.join("report.html"), page.as_bytes())?;
     Ok((analysis, summary))
 }
 

@@ -31,7 +31,11 @@ pub struct Environment {
 impl Environment {
     /// Reads the host's facts (best effort: a field that cannot be read stays empty).
     pub fn detect(target_pid: Option<u32>) -> Environment {
-        let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
         Environment {
             leakhound_version: env!("CARGO_PKG_VERSION").to_string(),
             os: std::env::consts::OS.to_string(),
@@ -57,22 +61,39 @@ pub struct RunRecord {
 #[derive(Debug, Error)]
 pub enum ReadError {
     #[error("cannot read {}: {source}; is this a leakhound run folder?", path.display())]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{} is not a valid run.json: {source}", path.display())]
-    Parse { path: std::path::PathBuf, source: serde_json::Error },
+    Parse {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{} has format {found}; this leakhound reads format {FORMAT_VERSION}", path.display())]
-    Format { path: std::path::PathBuf, found: u32 },
+    Format {
+        path: std::path::PathBuf,
+        found: u32,
+    },
 }
 
 impl RunRecord {
     /// Reads `DIR/run.json`.
     pub fn read(dir: &Path) -> Result<RunRecord, ReadError> {
         let path = dir.join("run.json");
-        let text = std::fs::read(&path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
-        let rec: RunRecord = serde_json::from_slice(&text)
-            .map_err(|source| ReadError::Parse { path: path.clone(), source })?;
+        let text = std::fs::read(&path).map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let rec: RunRecord = serde_json::from_slice(&text).map_err(|source| ReadError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         if rec.format != FORMAT_VERSION {
-            return Err(ReadError::Format { path, found: rec.format });
+            return Err(ReadError::Format {
+                path,
+                found: rec.format,
+            });
         }
         Ok(rec)
     }

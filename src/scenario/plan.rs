@@ -107,6 +107,11 @@ pub struct PhasePlan {
     pub ramp_to: Option<f64>,
     /// Concurrent loops (closed model); 0 = idle phase.
     pub concurrency: usize,
+    /// This phase's weight for each request, in the order of `Plan::requests`; None = the
+    /// requests' own weights. Varying the mix across phases lets analysis attribute growth
+    /// to endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<Vec<u32>>,
 }
 
 impl PhasePlan {

@@ -57,7 +57,13 @@ pub struct Load {
     pub timeout: Option<Dur>,
     pub max_in_flight: Option<Whole>,
     pub concurrency: Option<Whole>,
-    pub phases: Vec<Phase>,
+    /// A built-in load profile (`leak-hunt`) that expands into phases, instead of `phases`.
+    pub profile: Option<Text>,
+    /// The profile's peak rate.
+    pub rate: Option<Rate>,
+    /// The profile's total duration.
+    pub duration: Option<Dur>,
+    pub phases: Option<Vec<Phase>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +74,8 @@ pub struct Phase {
     pub rate: Option<Rate>,
     pub ramp_to: Option<Rate>,
     pub concurrency: Option<Whole>,
+    /// This phase's request mix, `{request name: weight}`, instead of the requests' weights.
+    pub mix: Option<Ordered<Whole>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -136,6 +136,7 @@ fn design_example_parses_into_the_expected_plan() {
         rate,
         ramp_to,
         concurrency: 0,
+        mix: None,
     };
     assert_eq!(
         l.phases,
@@ -266,7 +267,7 @@ fn unknown_key_points_at_the_key() {
     assert_eq!(
         err(&text),
         "scenarios/checkout.yaml:10:7: load.phases[1]: unknown key `ratee`; expected one of: \
-         name, duration, rate, ramp_to, concurrency"
+         name, duration, rate, ramp_to, concurrency, mix"
     );
     let top = err(&format!("{SMALL}nmae: x\n"));
     assert!(

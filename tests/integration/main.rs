@@ -13,7 +13,9 @@
 //!
 //! Every test needs `node` (20+) on PATH.
 
+mod accuracy;
 mod bad_input;
+mod report;
 mod soak;
 mod target_failures;
 mod util;

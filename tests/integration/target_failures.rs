@@ -1,9 +1,10 @@
 //! Targets that fail: one that exits at once, one that never opens its port, one that dies in
-//! the middle of a run, an unreachable base_url with no process, and Ctrl-C. Each must end with
+//! the middle of a run, a base_url nobody answers on, and Ctrl-C. Each must end with
 //! the right exit code (3, or 130 for Ctrl-C) and, as DESIGN.md promises for every exit but 2, a
 //! run folder whose summary.json says `completed: false`. The load here is light (100/s) and
 //! short, so these run in parallel with the rest.
 
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -62,6 +63,16 @@ fn assert_incomplete(work: &Workdir, out: &Outcome, code: i32) -> Value {
     s
 }
 
+/// leakhound said what went wrong (on stdout or stderr) using one of `words`.
+fn assert_mentions(out: &Outcome, words: &[&str]) {
+    let all = format!("{}{}", out.stdout, out.stderr).to_lowercase();
+    assert!(
+        words.iter().any(|w| all.contains(w)),
+        "no message mentioning any of {words:?}: {}",
+        out.output()
+    );
+}
+
 fn has_event(s: &Value, kind: &str) -> bool {
     s["events"]
         .as_array()
@@ -81,11 +92,7 @@ fn target_that_exits_at_once_is_exit_3() {
     let out = run(&work, &yaml);
     let s = assert_incomplete(&work, &out, 3);
     assert_eq!(text(&s, &["outcome"]), "error", "{s:#}");
-    assert!(
-        !out.stderr.trim().is_empty(),
-        "no message: {}",
-        out.output()
-    );
+    assert_mentions(&out, &["exit", "ended"]);
     // It should notice the exit, not wait out the 10 s ready timeout.
     assert!(out.elapsed < Duration::from_secs(9), "{}", out.output());
 }
@@ -100,26 +107,30 @@ fn target_that_never_opens_its_port_is_exit_3() {
     let yaml = scenario_yaml("dies-after.js", free_port(), &env, "1s", "5s");
     let out = run(&work, &yaml);
     assert_incomplete(&work, &out, 3);
-    assert!(
-        !out.stderr.trim().is_empty(),
-        "no message: {}",
-        out.output()
-    );
+    assert_mentions(&out, &["ready"]);
     assert!(out.elapsed < Duration::from_secs(15), "{}", out.output());
     // leakhound must stop the process it started even though it never became ready.
     assert_target_stopped(&work);
 }
 
+/// Attached to a live process (a `sleep` this test starts) whose base_url nobody listens on.
 #[test]
-fn unreachable_base_url_without_process_is_exit_3() {
+fn unreachable_base_url_is_exit_3() {
     let work = Workdir::new();
     let port = free_port();
+    let mut sleeper = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
     let yaml = format!(
         "\
 name: unreachable
 target:
   base_url: http://127.0.0.1:{port}
+  pid: {pid}
   ready: {{timeout: 1s}}
+memory:
+  interval: 250ms
 load:
   timeout: 1s
   phases:
@@ -127,15 +138,14 @@ load:
 requests:
   - name: root
     path: /
-"
+",
+        pid = sleeper.id()
     );
     let out = run(&work, &yaml);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
     assert_incomplete(&work, &out, 3);
-    assert!(
-        !out.stderr.trim().is_empty(),
-        "no message: {}",
-        out.output()
-    );
+    assert_mentions(&out, &["ready", "unreachable", "connect"]);
 }
 
 #[test]

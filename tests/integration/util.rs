@@ -150,7 +150,8 @@ where
     items.into_iter().map(|s| s.as_ref().to_string()).collect()
 }
 
-/// A temporary folder for one test: its run folder, pid file and scenario files.
+/// A temporary folder for one test: its run folder, pid file and scenario files. Removed when
+/// the test passes; kept (and its path printed) when the test fails, to look at the run.
 pub struct Workdir {
     pub dir: TempDir,
 }
@@ -189,6 +190,15 @@ impl Workdir {
     /// summary.json of the run folder, parsed; panics with `ctx` when missing or invalid.
     pub fn summary(&self, ctx: &Outcome) -> Value {
         read_json(&self.out().join("summary.json"), ctx)
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept the test's folder: {}", self.dir.path().display());
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 // `${id}?${x}`. Keys come from the request, so unique query strings (e.g. {{seq}}) add an entry
 // on every request and nothing ever evicts one: memory grows in proportion to distinct requests.
 // Endpoints: /users/:id (any method), /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_CACHE_LEAK
+// Retained per request (measured with measure.js, see README.md): ~1.25 KiB (RssAnon +1274
+//   B/request, heap after GC +1268 B/request)
 // Fixed twin: cache-fixed.js. Run: PORT=3102 node cache-leak.js
 
 const { serve, send, uniqueString } = require('./common');

@@ -3,7 +3,8 @@
 //
 // Answers every path (any method) with a small JSON body, so any scenario's requests can be
 // pointed at it. Endpoints: /<anything>, /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_CLEAN
+// Retained per request (measured with measure.js, see README.md): flat (RssAnon +0 B/request over
+//   20000 requests, heap after GC -2)
 // Run: PORT=3106 node clean.js
 
 const { serve, send } = require('./common');

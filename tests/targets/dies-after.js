@@ -12,7 +12,9 @@ const { serve, send, exitWithParent } = require('./common');
 const raw = process.env.DIE_AFTER_MS;
 const dieAfter = raw === undefined || raw === '' ? 2000 : Number(raw);
 if (!Number.isFinite(dieAfter) || dieAfter < 0) {
-  console.error(`dies-after: DIE_AFTER_MS must be a number of milliseconds >= 0 (got ${JSON.stringify(raw)})`);
+  console.error(
+    `dies-after: DIE_AFTER_MS must be a number of milliseconds >= 0 (got ${JSON.stringify(raw)})`,
+  );
   process.exit(2);
 }
 if (dieAfter === 0) {

@@ -6,7 +6,8 @@
 // Sends N requests (at most 1,000,000) over CONC keep-alive connections (at most 256) to URL,
 // which must point at 127.0.0.1, ::1 or localhost. `{{seq}}` in URL or BODY becomes the request's
 // index (0..N-1), so each request can carry a unique key. Every request times out after 10 s and
-// the whole run stops after 10 minutes. With RATE set, requests are paced to R per second. Prints one JSON line: {sent, ok, errors, seconds, rps}.
+// the whole run stops after 10 minutes. With RATE set, requests are paced to R per second.
+// Prints one JSON line: {sent, ok, errors, seconds, rps}.
 // Also a module: require('./drive').drive(url, n, conc, {method, body, rate}) -> Promise<summary>.
 
 const http = require('http');
@@ -28,9 +29,20 @@ function once(agent, u, pathTemplate, i, method, bodyTemplate) {
   return new Promise((resolve) => {
     const path = pathTemplate.replace(/\{\{seq\}\}/g, String(i));
     const body = bodyTemplate == null ? null : bodyTemplate.replace(/\{\{seq\}\}/g, String(i));
-    const headers = body == null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const headers =
+      body == null
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     const req = http.request(
-      { agent, host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || 80, path, method, headers, timeout: REQUEST_TIMEOUT_MS },
+      {
+        agent,
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: u.port || 80,
+        path,
+        method,
+        headers,
+        timeout: REQUEST_TIMEOUT_MS,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode < 400));
@@ -46,7 +58,8 @@ function once(agent, u, pathTemplate, i, method, bodyTemplate) {
 
 async function drive(rawUrl, n, conc, opts = {}) {
   if (!Number.isInteger(n) || n < 0 || n > MAX_N) throw new Error(`N must be 0..${MAX_N}`);
-  if (!Number.isInteger(conc) || conc < 1 || conc > MAX_CONC) throw new Error(`CONC must be 1..${MAX_CONC}`);
+  if (!Number.isInteger(conc) || conc < 1 || conc > MAX_CONC)
+    throw new Error(`CONC must be 1..${MAX_CONC}`);
   const u = parseTarget(rawUrl);
   // Keep the {{seq}} placeholders: take the path+query from the raw text, not the parsed URL.
   const pathTemplate = rawUrl.slice(rawUrl.indexOf('/', rawUrl.indexOf('//') + 2)) || '/';
@@ -72,7 +85,13 @@ async function drive(rawUrl, n, conc, opts = {}) {
   await Promise.all(Array.from({ length: Math.min(conc, Math.max(n, 1)) }, worker));
   agent.destroy();
   const seconds = (Date.now() - started) / 1000;
-  return { sent: ok + errors, ok, errors, seconds, rps: Math.round((ok + errors) / Math.max(seconds, 1e-3)) };
+  return {
+    sent: ok + errors,
+    ok,
+    errors,
+    seconds,
+    rps: Math.round((ok + errors) / Math.max(seconds, 1e-3)),
+  };
 }
 
 module.exports = { drive };

@@ -5,7 +5,8 @@
 // not `req` or the trace itself), is registered with `once`, and is removed as soon as the
 // response is finished, so the emitter's listener list stays at the number of requests in flight.
 // Endpoints: /process (any method), /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_LISTENER_FIXED
+// Retained per request (measured with measure.js, see README.md): flat (RssAnon +59 B/request over
+//   20000 requests, heap after GC +10)
 // Run: PORT=3101 node listener-fixed.js
 
 const { EventEmitter } = require('events');

@@ -6,7 +6,9 @@
 // per-request trace string. Nothing ever removes the listener, so every request stays reachable
 // from the emitter forever: memory grows in proportion to the number of requests.
 // Endpoints: /process (any method), /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_LISTENER_LEAK
+// Retained per request (measured with measure.js, see README.md): ~4.2 KiB (RssAnon +4213
+//   B/request, V8 heap after GC +4124 B/request; the captured `req` keeps its `res`, headers and
+//   listeners, far more than the 1 KiB string)
 // Fixed twin: listener-fixed.js. Run: PORT=3101 node listener-leak.js
 
 const { EventEmitter } = require('events');

@@ -30,8 +30,16 @@ const REQUESTS = {
   'listener-fixed': { path: '/process?id={{seq}}' },
   'cache-leak': { path: '/users/{{seq}}?x={{seq}}' },
   'cache-fixed': { path: '/users/{{seq}}?x={{seq}}' },
-  'promise-leak': { path: '/checkout', method: 'POST', body: '{"order": {{seq}}, "items": [1, 2, 3]}' },
-  'promise-fixed': { path: '/checkout', method: 'POST', body: '{"order": {{seq}}, "items": [1, 2, 3]}' },
+  'promise-leak': {
+    path: '/checkout',
+    method: 'POST',
+    body: '{"order": {{seq}}, "items": [1, 2, 3]}',
+  },
+  'promise-fixed': {
+    path: '/checkout',
+    method: 'POST',
+    body: '{"order": {{seq}}, "items": [1, 2, 3]}',
+  },
   'metrics-leak': { path: '/api/items/{{seq}}' },
   'metrics-fixed': { path: '/api/items/{{seq}}' },
   'timer-leak': { path: '/flags' },
@@ -99,13 +107,22 @@ async function soak(child, url, opts, rate, seconds, warmup, warmupRate) {
   // Batches of 1 s, so `sent` advances while the sampler runs; unique keys per batch.
   for (let s = 0; s < seconds; s++) {
     const r1 = s < warmup && warmupRate > 0 ? warmupRate : rate;
-    const r = await drive(url.replace(/\{\{seq\}\}/g, `s${s}-{{seq}}`), r1, 32, { ...opts, rate: r1 });
+    const r = await drive(url.replace(/\{\{seq\}\}/g, `s${s}-{{seq}}`), r1, 32, {
+      ...opts,
+      rate: r1,
+    });
     sent += r.sent;
   }
   clearInterval(timer);
   const after = samples.filter((x) => x.t >= warmup);
-  const perRequest = slope(after.map((x) => x.sent), after.map((x) => x.rss));
-  const perSecond = slope(after.map((x) => x.t), after.map((x) => x.rss));
+  const perRequest = slope(
+    after.map((x) => x.sent),
+    after.map((x) => x.rss),
+  );
+  const perSecond = slope(
+    after.map((x) => x.t),
+    after.map((x) => x.rss),
+  );
   return {
     rate,
     seconds,
@@ -144,10 +161,14 @@ async function main() {
   const conc = Number(concRaw);
   const port = await freePort();
   const flags = (process.env.TARGET_NODE_FLAGS || '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...flags, '--expose-gc', path.resolve(__dirname, `${name}.js`)], {
-    env: { ...process.env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...flags, '--expose-gc', path.resolve(__dirname, `${name}.js`)],
+    {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   try {
     for (let i = 0; ; i++) {
       if (i > 100) throw new Error('target did not become ready in 10 s');
@@ -199,7 +220,11 @@ async function main() {
       out.seconds = total;
       out.rss_anon_per_second = Math.round((rss2 - rss0) / total);
       out.heap_plus_external_after_gc_per_second = Math.round(
-        (stats1.heap_used_bytes + stats1.external_bytes - stats0.heap_used_bytes - stats0.external_bytes) / total,
+        (stats1.heap_used_bytes +
+          stats1.external_bytes -
+          stats0.heap_used_bytes -
+          stats0.external_bytes) /
+          total,
       );
     }
     console.log(JSON.stringify(out));

@@ -1,17 +1,25 @@
 'use strict';
 // metrics-fixed.js: the fixed twin of metrics-leak.js.
 //
-// Fix: records are aggregated into fixed counters per route (the route pattern, not the raw path,
-// or the counter table would be the next leak) and only the last 256 records are kept, in a
-// ring buffer that overwrites its oldest slot.
+// Fix: each request is aggregated into fixed counters per route (the route pattern, not the raw
+// path, or the counter table would be the next leak), and only the last 256 requests are kept,
+// as small records in a ring allocated once at start and overwritten in place (no debug note:
+// that is what the counters replace). Memory stays flat and the ring makes no garbage.
 // Endpoints: /api/<anything> (any method), /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_METRICS_FIXED
+// Retained per request (measured with measure.js, see README.md): flat (RssAnon +43 B/request over
+//   20000 requests, heap after GC +8)
 // Run: PORT=3104 node metrics-fixed.js
 
-const { serve, send, uniqueString } = require('./common');
+const { serve, send } = require('./common');
 
 const RING_SIZE = 256;
-const ring = new Array(RING_SIZE).fill(null);
+const ring = Array.from({ length: RING_SIZE }, () => ({
+  at: 0,
+  method: '',
+  route: '',
+  status: 0,
+  durationNs: 0,
+}));
 let next = 0;
 const counters = new Map(); // route pattern -> {count, totalNs, maxNs}
 
@@ -28,20 +36,20 @@ serve(
     send(res, 200, { ok: true, path: url.pathname });
     const durationNs = Number(process.hrtime.bigint() - started);
     const route = routeOf(url.pathname);
-    const c = counters.get(route) || { count: 0, totalNs: 0, maxNs: 0 };
+    let c = counters.get(route);
+    if (!c) {
+      c = { count: 0, totalNs: 0, maxNs: 0 };
+      counters.set(route, c);
+    }
     c.count++;
     c.totalNs += durationNs;
     c.maxNs = Math.max(c.maxNs, durationNs);
-    counters.set(route, c);
-    ring[next] = {
-      at: Date.now(),
-      method: req.method,
-      path: url.pathname,
-      userAgent: req.headers['user-agent'] || '',
-      status: 200,
-      durationNs,
-      note: uniqueString(`debug-${next}`, 400),
-    };
+    const slot = ring[next];
+    slot.at = Date.now();
+    slot.method = req.method;
+    slot.route = route;
+    slot.status = 200;
+    slot.durationNs = durationNs;
     next = (next + 1) % RING_SIZE;
   },
   () => ({ routes: counters.size, ring: RING_SIZE }),

@@ -5,7 +5,8 @@
 // agent, duration and a debug note) to a global array "for later export" that nothing ever
 // drains: memory grows in proportion to requests.
 // Endpoints: /api/<anything> (any method), /health, /stats.
-// Retained per request (measured, see README.md): MEASURED_METRICS_LEAK
+// Retained per request (measured with measure.js, see README.md): ~0.7 KiB (RssAnon +715
+//   B/request, heap after GC +665 B/request)
 // Fixed twin: metrics-fixed.js. Run: PORT=3104 node metrics-leak.js
 
 const { serve, send, uniqueString } = require('./common');

@@ -4,7 +4,8 @@
 // Pattern: a setInterval (100 ms) snapshots ~10 KB of "feature flags" into a global history
 // array on every tick, whatever the traffic (~100 KB/s). Requests are stateless.
 // Endpoints: /flags (any method), /health, /stats.
-// Growth (measured, see README.md): MEASURED_TIMER_LEAK
+// Growth (measured with measure.js, see README.md): ~110 KB/s whatever the traffic (RssAnon +116
+//   KB/s idle, heap+external after GC +106 KB/s); requests add nothing
 // Fixed twin: timer-fixed.js. Run: PORT=3105 node timer-leak.js
 
 const { serve, send } = require('./common');

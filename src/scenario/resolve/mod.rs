@@ -26,6 +26,7 @@ const MAX_RATE: f64 = 1_000_000.0;
 const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
+mod profile;
 mod requests;
 mod target;
 
@@ -44,8 +45,8 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
              to a running one",
         ));
     }
-    let load = load(&s.load, src, &root.key("load"))?;
     let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
+    let load = load(&s.load, &requests, src, &root.key("load"))?;
     let thresholds = thresholds(s.thresholds, src, &root.key("thresholds"))?;
     Ok(Plan {
         name,
@@ -131,7 +132,7 @@ fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<Memo
     })
 }
 
-fn load(l: &schema::Load, src: &Source, at: &KeyPath) -> Result<LoadPlan> {
+fn load(l: &schema::Load, reqs: &[RequestPlan], src: &Source, at: &KeyPath) -> Result<LoadPlan> {
     let model = match l.model.as_ref().map(|t| t.0.as_str()) {
         None | Some("open") => Model::Open,
         Some("closed") => Model::Closed,
@@ -172,17 +173,62 @@ fn load(l: &schema::Load, src: &Source, at: &KeyPath) -> Result<LoadPlan> {
         ));
     }
     let phases_at = at.key("phases");
-    if l.phases.is_empty() {
+    if let Some(profile) = &l.profile {
+        if model != Model::Open {
+            return Err(src.value_error(
+                &at.key("profile"),
+                "a load profile sets request rates, so it needs `model: open`",
+            ));
+        }
+        if l.phases.is_some() {
+            return Err(src.key_error(
+                &phases_at,
+                "give either `profile` (which writes the phases) or `phases`, not both",
+            ));
+        }
+        let phases = profile::expand(profile, l, reqs, src, at)?;
+        return Ok(LoadPlan {
+            model,
+            timeout,
+            max_in_flight,
+            phases,
+        });
+    }
+    for key in ["rate", "duration"] {
+        let set = if key == "rate" {
+            l.rate.is_some()
+        } else {
+            l.duration.is_some()
+        };
+        if set {
+            return Err(src.key_error(
+                &at.key(key),
+                "only used with `profile: leak-hunt`; otherwise give each phase its own",
+            ));
+        }
+    }
+    let Some(list) = &l.phases else {
+        return Err(src.value_error(
+            at,
+            "missing required key `phases` (or a built-in profile: \
+             `profile: leak-hunt, rate: 400, duration: 5m`)",
+        ));
+    };
+    if list.is_empty() {
         return Err(src.value_error(
             &phases_at,
             "needs at least one phase, e.g. `- {name: soak, duration: 5m, rate: 100}`",
         ));
     }
-    let mut phases: Vec<PhasePlan> = Vec::with_capacity(l.phases.len());
+    let mut phases: Vec<PhasePlan> = Vec::with_capacity(list.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, p) in l.phases.iter().enumerate() {
+    for (i, p) in list.iter().enumerate() {
         let here = phases_at.index(i);
-        phases.push(phase(p, i, model, l.concurrency, src, &here)?);
+        let mut resolved = phase(p, i, model, l.concurrency, src, &here)?;
+        if let Some(mix) = &p.mix {
+            resolved.mix = Some(profile::mix(mix, reqs, src, &here.key("mix"))?);
+        }
+        phases.push(resolved);
         let name = &phases[i].name;
         if let Some(j) = seen.insert(name.clone(), i) {
             let (path, how) = match p.name {
@@ -286,6 +332,7 @@ fn phase(
         rate,
         ramp_to,
         concurrency,
+        mix: None,
     })
 }
 
