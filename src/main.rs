@@ -11,7 +11,7 @@ use clap::Parser;
 
 use cli::{Cli, Command, ScenarioArgs};
 use leakhound::progress::{Progress, ProgressMode};
-use leakhound::report::{self, Summary};
+use leakhound::report::{self, RunEnd, Summary};
 use leakhound::run::{self, RunOptions};
 use leakhound::scenario::{self, Overrides, Plan};
 use leakhound::units::format_size;
@@ -145,6 +145,10 @@ fn print_result(s: &Summary, dir: &Path, quiet: bool) {
         143 => "TERMINATED".to_string(),
         c => format!("exit {c}"),
     };
+    if let RunEnd::TargetFailed { detail } = &s.end {
+        // An error belongs on stderr too, where CI logs and scripts look for it.
+        eprintln!("error: {detail}");
+    }
     if quiet {
         println!("{head}: {} -> {}", s.leak.reason, dir.display());
         return;

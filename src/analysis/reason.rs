@@ -123,7 +123,8 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
             } else {
                 // Only one endpoint leaks; averaged over the mix it stays under the limit.
                 format!(
-                    "memory ({metric}) grows with requests to one endpoint, above the {limit}                      limit per request to it ({} per request overall, {})",
+                    "memory ({metric}) grows with requests to one endpoint, above the {limit} \
+                     limit per request to it ({} per request overall, {})",
                     format_size(b.estimate),
                     ci(b.low, b.high)
                 )
