@@ -4,8 +4,8 @@
 //! busy (the full rate), idle (rate 0) and low (a third of the rate) phases. Memory that grows
 //! with requests and memory that grows with time then leave different marks (the idle phases
 //! add time without requests, the rate changes add requests at different speeds), so analysis
-//! can tell the two apart. With several requests each block favours a different one (4x its
-//! weight), so growth can be attributed to endpoints.
+//! can tell the two apart. With several requests the phases of each block favour different ones
+//! (4x their weight), so growth can be attributed to endpoints.
 
 use std::time::Duration;
 
@@ -18,11 +18,16 @@ use crate::scenario::source::Source;
 pub const PROFILES: &[&str] = &["leak-hunt"];
 /// Shortest leak-hunt run: a warm-up and three blocks of at least a few seconds.
 const MIN_DURATION: Duration = Duration::from_secs(12);
-/// Shares of a block: busy, idle, low.
-const BLOCK: [(&str, f64, f64); 3] = [
-    ("busy", 0.45, 1.0),
-    ("idle", 0.25, 0.0),
-    ("low", 0.30, 1.0 / 3.0),
+/// A block's phases: name, share of the block, share of the rate, and which request it
+/// favours (offset from the block's number). Within one block the favoured request changes
+/// three times, so even a judged stretch as short as one block has the mix varying in three
+/// directions: enough to attribute growth among up to three requests (seen: judging only the
+/// last block of a one-favourite-per-block design left a one-of-three leak unattributed).
+const BLOCK: [(&str, f64, f64, usize); 4] = [
+    ("busy", 0.225, 1.0, 0),
+    ("busy", 0.225, 1.0, 1),
+    ("idle", 0.25, 0.0, 0),
+    ("low", 0.30, 1.0 / 3.0, 2),
 ];
 /// How much more a block's favoured request is sent.
 const FAVOUR: u32 = 4;
@@ -107,9 +112,9 @@ pub fn leak_hunt(rate: f64, duration: Duration, reqs: &[RequestPlan]) -> Vec<Pha
         mix,
     };
     let mut out = vec![phase("warmup".into(), warm_ms, rate / 2.0, None)];
-    for b in 0..blocks {
-        let mix = (reqs.len() >= 2).then(|| {
-            let favoured = b % reqs.len();
+    let mix = |favoured: usize| {
+        (reqs.len() >= 2).then(|| {
+            let favoured = favoured % reqs.len();
             reqs.iter()
                 .enumerate()
                 .map(|(j, r)| {
@@ -120,15 +125,18 @@ pub fn leak_hunt(rate: f64, duration: Duration, reqs: &[RequestPlan]) -> Vec<Pha
                     }
                 })
                 .collect()
-        });
-        for (name, share, factor) in BLOCK {
+        })
+    };
+    for b in 0..blocks {
+        for (i, (name, share, factor, offset)) in BLOCK.iter().enumerate() {
             let ms = (block_ms as f64 * share).round() as u64;
-            out.push(phase(
-                format!("{name}-{}", b + 1),
-                ms.max(100),
-                rate * factor,
-                mix.clone(),
-            ));
+            // Two busy halves: name them apart (busy-1a, busy-1b).
+            let name = match (name, i) {
+                (&"busy", 0) => format!("busy-{}a", b + 1),
+                (&"busy", _) => format!("busy-{}b", b + 1),
+                _ => format!("{name}-{}", b + 1),
+            };
+            out.push(phase(name, ms.max(100), rate * factor, mix(b + offset)));
         }
     }
     // Rounding: the last phase takes up the difference so the total is exact.
@@ -205,7 +213,11 @@ mod tests {
         assert_eq!(p.total_duration().as_secs(), 300);
         assert_eq!(phases[0].name, "warmup");
         assert_eq!((phases[0].duration.as_secs(), phases[0].rate), (45, 200.0));
-        assert_eq!(phases.len(), 1 + 3 * 3, "three blocks of busy, idle, low");
+        assert_eq!(
+            phases.len(),
+            1 + 3 * 4,
+            "three blocks of busy (two halves), idle, low"
+        );
         assert!(phases.iter().filter(|p| p.rate == 0.0).count() == 3);
         assert!(phases.iter().any(|p| (p.rate - 400.0 / 3.0).abs() < 1e-9));
         // Each request is favoured in some block: weights 12:1 then 3:4.
