@@ -218,7 +218,7 @@ pub fn parse_percent(s: &str) -> Result<f64, UnitError> {
 }
 
 /// Formats with 3 significant digits at most, without trailing zeros: 1.5, 12.3, 512.
-fn short_number(v: f64) -> String {
+pub fn short_number(v: f64) -> String {
     let decimals = if v.abs() >= 100.0 {
         0
     } else if v.abs() >= 10.0 {

@@ -95,25 +95,7 @@ impl ByteUnit {
 
 /// At most 3 significant digits, no trailing zeros: 1.25, 12.5, 125.
 pub fn short(v: f64) -> String {
-    let a = v.abs();
-    let decimals = if a >= 100.0 || a == 0.0 {
-        0
-    } else if a >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s
-    }
+    crate::units::short_number(v)
 }
 
 /// A request count for an axis: 950, 1.5k, 20k, 1.2M.
