@@ -33,11 +33,8 @@ pub const DEFAULT_TIME_LIMIT_BYTES_PER_S: f64 = 4096.0;
 /// well-varied run (busy, idle and half-rate phases) has a VIF of ~300; a constant-rate run,
 /// where only the rate's jitter separates them, has one in the tens of thousands.
 pub(crate) const VIF_MAX: f64 = 2000.0;
-/// Residual noise below 128 KiB (std) is not worth a change point: heaps and allocators grow
-/// RSS in steps of 0.25-0.5 MiB, and with a one-page floor a 0.35 MiB step in an otherwise flat
-/// series split it, leaving a 2,500-request tail judged alone (seen: a fixed twin judged
-/// "cannot tell", 95% CI 0 B to 2.7 KiB). Warm-ups and cache fills move memory by MiBs.
-const NOISE_FLOOR: f64 = 131072.0 * 131072.0;
+/// Memory is counted in 4 KiB pages: noise below a page is not noise worth modelling.
+const NOISE_FLOOR: f64 = 4096.0 * 4096.0;
 /// Growth smaller than this is not material: it must be exceeded by the stretch before a plateau
 /// to call the run `bounded`, and by the judged stretch itself to call it `leak` or
 /// `time_growth`. V8 and malloc grow RSS in steps of 0.25-0.5 MiB, so a step or two in a short
