@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod demo;
+pub mod inspect;
 pub mod load;
 pub mod memory;
 pub mod progress;

@@ -13,15 +13,20 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError, Recorder};
-use crate::memory::ProcessTreeSampler;
+use crate::memory::watch::{cliff, Finding, Watch};
+use crate::memory::{self as mem, OpenContext, Source, SourceError, SourceReading};
 use crate::progress::Progress;
 use crate::report::{Environment, RunEnd, RunRecord, FORMAT_VERSION};
 use crate::scenario::Plan;
 use crate::target;
 use crate::timeline::{Event, MemorySample, PhaseSpan, Tick, Timeline};
+use crate::units::format_size;
 
 /// How long a launched target gets to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// A restart or cliff within this many seconds (or 2.5 sampling intervals, if longer) of the
+/// last incident is the same incident.
+const INCIDENT_WINDOW_S: f64 = 3.0;
 /// Below this sampling interval pss/pss_anon are read only when the verdict is judged on them.
 const PSS_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -77,7 +82,7 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         }
     };
     let pid = target.pid();
-    let sampler = match open_sampler(plan, pid) {
+    let sources = match open_sources(plan, pid).await {
         Ok(s) => s,
         Err(detail) => {
             timeline
@@ -92,10 +97,14 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     let t0 = Instant::now();
     let spans = timeline.phases.clone();
     let mut sampler = TickSampler {
-        sampler,
+        sources: Some(sources),
         t0,
         spans,
-        last_error: None,
+        last_error: BTreeMap::new(),
+        watch: Watch::default(),
+        last_judged: None,
+        last_failed: 0,
+        last_incident: None,
     };
     // Tick 0: the baseline, before any request.
     let baseline = sampler.tick(plan, None, &mut timeline.events).await;
@@ -199,28 +208,44 @@ fn phase_at(spans: &[PhaseSpan], t_s: f64) -> usize {
         .unwrap_or(spans.len().saturating_sub(1))
 }
 
-fn open_sampler(plan: &Plan, pid: Option<u32>) -> Result<Option<ProcessTreeSampler>, String> {
-    if !plan.memory.sources.iter().any(|s| s == "process") {
-        return Ok(None);
-    }
-    let Some(pid) = pid else { return Ok(None) };
-    let mut sampler = ProcessTreeSampler::new(pid).map_err(|e| e.to_string())?;
+/// Opens every memory source of the plan (on the blocking pool: a source may run
+/// `docker inspect` or take a first HTTP sample). The error names the source.
+async fn open_sources(plan: &Plan, pid: Option<u32>) -> Result<Vec<Box<dyn Source>>, String> {
     // smaps_rollup (pss) costs the kernel ~1 ms per process: read it when judged on, or when
     // the interval is long enough that it stays well under 1% of a core.
     let judged = plan.memory.metric.starts_with("pss");
-    sampler.set_pss(judged || plan.memory.interval >= PSS_MIN_INTERVAL);
-    Ok(Some(sampler))
+    let ctx = OpenContext {
+        pid,
+        interval: plan.memory.interval,
+        pss: judged || plan.memory.interval >= PSS_MIN_INTERVAL,
+    };
+    let specs = plan.memory.sources.clone();
+    tokio::task::spawn_blocking(move || mem::open_all(&specs, &ctx))
+        .await
+        .map_err(|e| format!("the memory sources could not be opened: {e}"))?
 }
 
+/// One sampling pass: each source's name and result.
+type Pass = Vec<(String, Result<SourceReading, SourceError>)>;
+
 /// Takes ticks: the load's interval figures plus a memory sample stamped with the requests
-/// completed at the instant it was read. /proc is read on the blocking pool so the load's
-/// tasks never wait for it.
+/// completed at the instant it was read. Sources are read on the blocking pool (files, HTTP)
+/// so the load's tasks never wait for them; the process source first, as it is the fastest.
+/// Restarts, OOM kills and memory cliffs seen between samples become events; the run goes on.
 struct TickSampler {
-    sampler: Option<ProcessTreeSampler>,
+    /// None while a pass runs (or after a sampler panicked).
+    sources: Option<Vec<Box<dyn Source>>>,
     t0: Instant,
     spans: Vec<PhaseSpan>,
-    /// The last sampling error, so a failure repeated every tick is one event, not thousands.
-    last_error: Option<String>,
+    /// The last error of each source, so a failure repeated every tick is one event.
+    last_error: BTreeMap<String, String>,
+    watch: Watch,
+    /// The judged metric at the previous sample, for "memory just before" and cliffs.
+    last_judged: Option<u64>,
+    /// Errors + timeouts at the previous tick.
+    last_failed: u64,
+    /// When the last restart / OOM / cliff event was recorded.
+    last_incident: Option<f64>,
 }
 
 impl TickSampler {
@@ -248,44 +273,116 @@ impl TickSampler {
         let mid = (tick.t_s - plan.memory.interval.as_secs_f64() / 2.0).max(0.0);
         tick.phase = phase_at(&self.spans, mid);
 
-        let Some(mut sampler) = self.sampler.take() else {
+        let Some(mut sources) = self.sources.take() else {
             return tick;
         };
+        if sources.is_empty() {
+            self.sources = Some(sources);
+            return tick;
+        }
         let (t0, rec) = (self.t0, recorder.cloned());
         let job = tokio::task::spawn_blocking(move || {
-            // The stamp is read right before /proc, so memory and requests describe one instant.
+            // The stamp is read right before the first source, so memory and requests describe
+            // one instant.
             let requests = rec.as_ref().map_or(0, |r| r.completed());
             let t_s = t0.elapsed().as_secs_f64();
-            let result = sampler.sample().map(|s| (t_s, requests, s));
-            (sampler, result)
+            let pass: Pass = sources
+                .iter_mut()
+                .map(|s| (s.name().to_string(), s.sample()))
+                .collect();
+            (sources, t_s, requests, pass)
         });
         match job.await {
-            Ok((sampler, Ok((t_s, requests, s)))) => {
-                self.sampler = Some(sampler);
-                self.last_error = None;
-                let readings = BTreeMap::from([("process".to_string(), s.metrics)]);
-                let processes = Some(s.processes);
-                tick.memory = Some(MemorySample {
-                    t_s,
-                    requests,
-                    readings,
-                    processes,
-                });
+            Ok((sources, t_s, requests, pass)) => {
+                self.sources = Some(sources);
+                self.record(plan, &mut tick, t_s, requests, pass, events);
             }
-            Ok((sampler, Err(e))) => {
-                self.sampler = Some(sampler);
-                self.note_error(&tick, e.to_string(), events);
-            }
-            // The sampler panicked: stop sampling rather than crash the run.
-            Err(e) => self.note_error(&tick, format!("memory sampler stopped: {e}"), events),
+            // A source panicked: stop sampling rather than crash the run.
+            Err(e) => self.note_error(
+                &tick,
+                "memory",
+                format!("memory sampler stopped: {e}"),
+                events,
+            ),
         }
         tick
     }
 
-    fn note_error(&mut self, tick: &Tick, detail: String, events: &mut Vec<Event>) {
-        if self.last_error.as_deref() != Some(detail.as_str()) {
+    /// Puts a pass into the tick and turns what changed since the last one into events.
+    fn record(
+        &mut self,
+        plan: &Plan,
+        tick: &mut Tick,
+        t_s: f64,
+        requests: u64,
+        pass: Pass,
+        events: &mut Vec<Event>,
+    ) {
+        let mut readings = BTreeMap::new();
+        let mut processes = None;
+        let mut findings: Vec<Finding> = Vec::new();
+        for (name, result) in pass {
+            match result {
+                Ok(r) => {
+                    findings.extend(self.watch.observe(&name, &r.identity));
+                    processes = processes.or(r.identity.processes);
+                    self.last_error.remove(&name);
+                    readings.insert(name, r.metrics);
+                }
+                Err(e) => self.note_error(tick, &name, e.to_string(), events),
+            }
+        }
+        if readings.is_empty() {
+            return;
+        }
+        let sample = MemorySample {
+            t_s,
+            requests,
+            readings,
+            processes,
+        };
+        let metric = &plan.memory.metric;
+        let judged = sample.get(metric);
+        let failed = tick.errors + tick.timeouts;
+        if let (true, Some(before), Some(now)) = (findings.is_empty(), self.last_judged, judged) {
+            findings.extend(cliff(
+                metric,
+                before,
+                now,
+                failed.saturating_sub(self.last_failed),
+            ));
+        }
+        self.last_failed = failed;
+        // One incident is often seen twice (the process tree loses its main process, then the
+        // metrics page shows a new start time, then memory is low): keep the first. OOM kills
+        // are counted exactly, so they are always kept.
+        let recent = self.last_incident.is_some_and(|t| {
+            t_s - t < INCIDENT_WINDOW_S.max(2.5 * plan.memory.interval.as_secs_f64())
+        });
+        findings.retain(|f| f.kind == "oom_kill" || !recent);
+        if !findings.is_empty() {
+            self.last_incident = Some(t_s);
+        }
+        for f in findings {
+            let before = match self.last_judged {
+                Some(b) => format!("; memory just before: {metric} {}", format_size(b as f64)),
+                None => String::new(),
+            };
+            events.push(event(
+                t_s,
+                requests,
+                f.kind,
+                &format!("{}{before}", f.detail),
+            ));
+        }
+        self.last_judged = judged.or(self.last_judged);
+        tick.memory = Some(sample);
+    }
+
+    fn note_error(&mut self, tick: &Tick, source: &str, detail: String, events: &mut Vec<Event>) {
+        if self.last_error.get(source) != Some(&detail) {
             events.push(event(tick.t_s, tick.completed, "sample_failed", &detail));
-            self.last_error = Some(detail);
+            self.last_error.insert(source.to_string(), detail);
         }
     }
 }

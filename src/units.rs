@@ -479,3 +479,7 @@ mod tests {
         assert_eq!(format_rate(0.333), "0.33/s");
     }
 }
+
+#[cfg(test)]
+#[path = "units_fuzz_tests.rs"]
+mod fuzz_tests;

@@ -85,6 +85,29 @@ pub fn fit(cols: &[&[f64]], y: &[f64]) -> Option<LinFit> {
     })
 }
 
+/// For each regressor, the most its coefficient moves when one unit step (0 before some
+/// point, 1 from it on) is added to y, over every place the step could fall.
+///
+/// Memory moves in steps (a heap chunk, an arena) that no regressor explains. A step that
+/// happens to fall while one endpoint was favoured is read as that endpoint's slope, and the
+/// least-squares standard error, which assumes many small independent errors, does not cover it.
+/// Multiplied by the size of the largest unexplained jump, this is the error one such step can
+/// cause. None when the columns cannot be fitted.
+pub fn step_sensitivity(cols: &[&[f64]]) -> Option<Vec<f64>> {
+    let n = cols.first()?.len();
+    let mut worst = vec![0.0f64; cols.len()];
+    let mut step = vec![0.0; n];
+    for k in 1..n {
+        step[k - 1] = 0.0;
+        step[k..].iter_mut().for_each(|v| *v = 1.0);
+        let f = fit(cols, &step)?;
+        for (w, c) in worst.iter_mut().zip(&f.coef) {
+            *w = w.max(c.abs());
+        }
+    }
+    Some(worst)
+}
+
 /// Gauss–Jordan inverse with partial pivoting; None when (nearly) singular.
 fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
     let k = a.len();
@@ -153,6 +176,19 @@ mod tests {
         assert!((f.se[1] - 0.284_637_52).abs() < 1e-7, "{f:?}");
         assert!((f.vif[0] - 1.093_75).abs() < 1e-9, "{f:?}");
         assert_eq!(f.df, 3.0);
+    }
+
+    #[test]
+    fn a_step_moves_a_slope_most_when_it_falls_mid_range() {
+        // x = 0..9: a unit step at 5 gives slope cov(x, s)/var(x) = 12.5 / 82.5; a step
+        // anywhere else moves it less.
+        let x: Vec<f64> = (0..10).map(f64::from).collect();
+        let s = step_sensitivity(&[&x]).unwrap();
+        assert!((s[0] - 12.5 / 82.5).abs() < 1e-12, "{s:?}");
+        // A regressor that only varies in a short stretch is moved far more by a step there.
+        let short: Vec<f64> = (0..10).map(|i| f64::from(i.clamp(4, 6))).collect();
+        let t = step_sensitivity(&[&short]).unwrap();
+        assert!(t[0] > 3.0 * s[0], "{t:?}");
     }
 
     #[test]

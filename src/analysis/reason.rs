@@ -156,6 +156,20 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
                 ci(b.low, b.high)
             ));
         }
+        Verdict::None if b.high > report.limit_bytes_per_request => {
+            // Called by the growth bound, not the interval: say so in numbers.
+            parts.push(format!(
+                "no leak: {metric} rose only {} {over}; a leak at the {limit} limit would have \
+                 raised it by {} (the fitted slope, {} per request ({}), follows a single heap \
+                 step)",
+                format_size(f.judged_growth.max(0.0)),
+                format_size(report.limit_bytes_per_request * report.window.requests as f64),
+                format_size(b.estimate),
+                ci(b.low, b.high)
+            ));
+            parts.extend(endpoints);
+            parts.push(time_clause(report, f));
+        }
         Verdict::None => {
             parts.push(format!(
                 "no leak: {metric} changes {} per request ({}) {over}, within the {limit} limit",

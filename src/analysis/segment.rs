@@ -188,7 +188,7 @@ impl Span {
 
 /// Smallest segment, in points.
 pub fn min_segment(points: usize) -> usize {
-    8.max(points / 8)
+    6.max(points / 12)
 }
 
 /// Most segments kept: warm-up, a fill, a plateau and a little room.

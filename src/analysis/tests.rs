@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::scenario::{self, Overrides};
-use crate::timeline::{EndpointTick, LatencyHist, MemorySample, SparseHist, Tick};
+use crate::timeline::{EndpointTick, LatencyHist, MemorySample, PhaseSpan, SparseHist, Tick};
 
 const SCENARIO: &str = r#"
 name: synthetic
@@ -109,6 +109,18 @@ fn build(
         });
     };
     push(&mut tl, &counts, 0, 0);
+    let mut start = 0.0;
+    for (k, p) in phases.iter().enumerate() {
+        tl.phases.push(PhaseSpan {
+            name: format!("p{k}"),
+            start_s: start,
+            end_s: start + p.secs as f64,
+            rate: p.rate as f64,
+            ramp_to: None,
+            concurrency: None,
+        });
+        start += p.secs as f64;
+    }
     for (k, p) in phases.iter().enumerate() {
         let wsum: u64 = p.mix.iter().sum::<u64>().max(1);
         for _ in 0..p.secs {

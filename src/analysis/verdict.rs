@@ -33,14 +33,19 @@ pub const DEFAULT_TIME_LIMIT_BYTES_PER_S: f64 = 4096.0;
 /// well-varied run (busy, idle and half-rate phases) has a VIF of ~300; a constant-rate run,
 /// where only the rate's jitter separates them, has one in the tens of thousands.
 pub(crate) const VIF_MAX: f64 = 2000.0;
-/// Memory is counted in 4 KiB pages: noise below a page is not noise worth modelling.
-const NOISE_FLOOR: f64 = 4096.0 * 4096.0;
+/// Memory is counted in 4 KiB pages.
+const PAGE: f64 = 4096.0;
+/// Noise below a page is not noise worth modelling.
+const NOISE_FLOOR: f64 = PAGE * PAGE;
 /// Growth smaller than this is not material: it must be exceeded by the stretch before a plateau
 /// to call the run `bounded`, and by the judged stretch itself to call it `leak` or
 /// `time_growth`. V8 and malloc grow RSS in steps of 0.25-0.5 MiB, so a step or two in a short
 /// run would otherwise read as a slope (seen: a stateless server judged 473 B/request over
 /// 1,125 requests).
 pub(crate) const MATERIAL_GROWTH: f64 = 1024.0 * 1024.0;
+/// Memory a single heap or arena step moves RSS by, at most, in the runtimes of the zoo (V8
+/// and glibc grow in steps of 0.25-0.5 MiB); levels closer than this are one level.
+const HEAP_STEP: f64 = MATERIAL_GROWTH / 2.0;
 /// Growth with time is judged on the idle stretches too, where no heap step from traffic can
 /// happen, so half as much suffices (a 100 KB/s timer passes it in ~5 s).
 pub(crate) const MATERIAL_TIME_GROWTH: f64 = MATERIAL_GROWTH / 2.0;
@@ -214,7 +219,7 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     }
 
     let spans = segment::segments(&pts, NOISE_FLOOR);
-    let last = judged_span(&spans, &pts);
+    let last = judged_span(&spans, &pts, limit);
     let judged = &pts[last.start..last.end];
     // Segments before the judged one (a merged tail counts as one).
     findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
@@ -235,7 +240,8 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         return (report, findings);
     }
 
-    let fit = fit_stretch(judged);
+    let designed = load_varied(timeline, judged[0].t, judged[judged.len() - 1].t);
+    let fit = fit_stretch(judged, designed);
     findings.separable = fit.separable;
     findings.trend_p = fit.trend_p;
     report.bytes_per_request = fit.per_request;
@@ -262,7 +268,9 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         Verdict::Leak
     } else if fit.separable && c.low > tlimit && material_time {
         Verdict::TimeGrowth
-    } else if b.high <= limit && (!fit.separable || c.high <= tlimit) {
+    } else if (b.high <= limit || growth_rules_out_limit(&findings, &report.window, limit))
+        && (!fit.separable || c.high <= tlimit)
+    {
         // Without separation only the per-request figure can be judged; the reason says so.
         let earlier = findings.requests_before > 0.0
             && findings.growth_before > MATERIAL_GROWTH
@@ -307,11 +315,13 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
 }
 
 /// The last steady stretch to judge: the last segment, extended back over the segments before
-/// it until it holds enough points and at least [`MIN_JUDGED_SHARE`] of the requests after
-/// warm-up. A short tail after a step (RSS moves in steps of whole heap chunks) judged alone
-/// looks like a steep slope, and an idle tail (only time passes) is the very data that tells
-/// growth with time from growth with traffic, so tails are merged in, never dropped.
-fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
+/// it until it holds enough points and enough requests to decide: a third of those after
+/// warm-up, or fewer when that many would already show a leak at `limit` as material growth
+/// (a long flat plateau after a fill is judged alone). A short tail after a step (RSS moves in
+/// steps of whole heap chunks) judged alone looks like a steep slope, and an idle tail (only
+/// time passes) is the very data that tells growth with time from growth with traffic, so
+/// tails are merged in, never dropped.
+fn judged_span(spans: &[Span], pts: &[Point], limit: f64) -> Span {
     let Some(last) = spans.last().copied().filter(|s| !s.is_empty()) else {
         return Span {
             start: 0,
@@ -319,7 +329,14 @@ fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
         };
     };
     let total = pts[pts.len() - 1].r - pts[0].r;
-    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
+    let decisive = if limit > 0.0 {
+        MATERIAL_GROWTH / limit
+    } else {
+        f64::INFINITY
+    };
+    let need = (total * MIN_JUDGED_SHARE)
+        .min(decisive)
+        .max(MIN_REQUESTS as f64);
     let mut start = last.start;
     for s in spans.iter().rev().skip(1) {
         let enough = last.end - start >= MIN_POINTS && pts[last.end - 1].r - pts[start].r >= need;
@@ -328,10 +345,33 @@ fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
         }
         start = s.start;
     }
+    // Earlier segments that sit within a heap step of where the judged stretch starts were
+    // split off by a step of RSS, not by a change of behaviour: judge them too. A fill or a
+    // warm-up moves memory by more and stays out.
+    let before: Vec<Span> = spans.iter().rev().filter(|s| s.end <= start).copied().collect();
+    for s in before {
+        let level = first_level(&pts[start..last.end]);
+        if pts[s.start..s.end]
+            .iter()
+            .any(|p| (p.m - level).abs() >= HEAP_STEP)
+        {
+            break;
+        }
+        start = s.start;
+    }
     Span {
         start,
         end: last.end,
     }
+}
+
+/// True when the judged stretch grew too little for a leak at `limit`: that many requests would
+/// have raised its floor by `limit` × requests, and it rose by less than that minus a heap step
+/// (the most one step of noise can hide). A slope fitted to one late step of RSS can straddle
+/// the limit (seen: a flat server, a 0.47 MiB step near the end of 4,840 requests, CI 3-353
+/// B/request against a 256 B limit) while the growth itself rules such a leak out.
+fn growth_rules_out_limit(findings: &Findings, window: &Window, limit: f64) -> bool {
+    findings.judged_growth + HEAP_STEP <= limit * window.requests as f64
 }
 
 /// Growth of the minima across a stretch: the level of its last points minus that of its first.
@@ -416,13 +456,38 @@ fn widen(e: Estimate, extra: f64) -> Estimate {
     }
 }
 
-fn fit_stretch(pts: &[Point]) -> StretchFit {
+/// True when the phases planned between `from_s` and `to_s` ran at clearly different load
+/// levels (one at least 1.5 times another, or idle next to busy). Only such a design separates
+/// traffic from time: a generator that falls behind for a few seconds also varies the rate,
+/// but by accident and too little, and a joint fit on that jitter gave a steady 2.3 KiB/request
+/// Buffer leak a time slope of 775 KB/s and an interval of -931 B to 2.6 KiB per request.
+fn load_varied(timeline: &Timeline, from_s: f64, to_s: f64) -> bool {
+    if timeline.phases.is_empty() {
+        return true; // no plan recorded: the fit's own VIF decides
+    }
+    let levels: Vec<f64> = timeline
+        .phases
+        .iter()
+        .filter(|p| p.end_s > from_s && p.start_s < to_s)
+        .flat_map(|p| match p.concurrency {
+            Some(c) => vec![c as f64],
+            None => std::iter::once(p.rate).chain(p.ramp_to).collect(),
+        })
+        .collect();
+    let hi = levels.iter().copied().fold(0.0, f64::max);
+    let lo = levels.iter().copied().fold(f64::INFINITY, f64::min);
+    hi > 0.0 && lo * 1.5 <= hi
+}
+
+fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
     let r: Vec<f64> = pts.iter().map(|p| p.r).collect();
     let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
     let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
     let n = m.len();
-    // Traffic vs time, when the design can tell them apart (the joint model's VIF).
-    let joint = linfit::fit(&[&r, &t], &m).filter(|f| f.vif.iter().all(|&v| v <= VIF_MAX));
+    // Traffic vs time, when the load was designed to vary and the joint model's VIF says the
+    // run really told them apart.
+    let joint = linfit::fit(&[&r, &t], &m)
+        .filter(|f| designed && f.vif.iter().all(|&v| v <= VIF_MAX));
     let Some(f) = joint else {
         // One rate: only memory against requests can be judged; per second, the same growth.
         let per_second = robust_slope(&t, &m).map_or(Estimate::default(), |x| x.0);
@@ -545,11 +610,22 @@ fn attribute(
     let infl = fit
         .as_ref()
         .map_or(1.0, |f| autocorr_inflation(lag1(&f.resid)));
+    // The largest jump the fit left unexplained: one such step, falling while one endpoint
+    // was favoured, could pass for that endpoint's slope (seen: a flat endpoint attributed
+    // 578 B/request, CI 340-815 B, by a 0.4 MiB RSS step).
+    let jump = fit.as_ref().map_or(0.0, |f| {
+        f.resid
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(PAGE, f64::max)
+    });
+    let sensitivity = linfit::step_sensitivity(&regressors).unwrap_or_default();
     for (j, name) in names.iter().enumerate() {
         let slot = active.iter().position(|&a| a == j);
         let entry = match (&fit, slot) {
             (Some(f), Some(k)) => {
-                let e = ols_estimate(f.coef[k], f.se[k], f.df, infl);
+                let step = jump * sensitivity.get(k).copied().unwrap_or(0.0);
+                let e = widen(ols_estimate(f.coef[k], f.se[k], f.df, infl), step);
                 let verdict = if e.low > limit {
                     Verdict::Leak
                 } else if e.high <= limit {
@@ -601,20 +677,69 @@ mod judged_span_tests {
             .collect()
     }
 
+    /// A fill: memory climbs 10 MiB over the first `fill` points, then stays level.
+    fn filled(mut p: Vec<Point>, fill: usize) -> Vec<Point> {
+        for (i, x) in p.iter_mut().enumerate() {
+            x.m = 1e6 + 10.0 * MIB * (i.min(fill) as f64 / fill as f64);
+        }
+        p
+    }
+
+    const MIB: f64 = 1024.0 * 1024.0;
+
     #[test]
     fn an_idle_tail_is_judged_with_the_busy_segment_before_it() {
         // 30 busy points (100 requests each), then 12 idle ones: a segment of 0 requests. The
         // idle tail is what tells time from traffic, so it stays in the judged stretch.
         let p = pts(|i| 100.0 * i.min(30) as f64, 42);
         let spans = [Span { start: 0, end: 30 }, Span { start: 30, end: 42 }];
-        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 42 });
-        // A last segment with at least a third of the requests is judged alone (a plateau).
+        assert_eq!(judged_span(&spans, &p, 256.0), Span { start: 0, end: 42 });
+    }
+
+    #[test]
+    fn a_plateau_after_a_fill_is_judged_alone_when_long_enough_to_decide() {
+        // 100 requests a point: the plateau (points 20..42) holds 2,100 requests, a third of
+        // the run; at 256 B/request a leak would raise it by 0.5 MiB, and by 1 MiB from
+        // 4,096 requests on.
+        let q = filled(pts(|i| 100.0 * i as f64, 42), 20);
         let spans = [Span { start: 0, end: 20 }, Span { start: 20, end: 42 }];
-        let q = pts(|i| 100.0 * i as f64, 42);
-        assert_eq!(judged_span(&spans, &q), Span { start: 20, end: 42 });
-        // A short tail after a step (1/8 of the requests) is not judged alone.
+        assert_eq!(judged_span(&spans, &q, 256.0), Span { start: 20, end: 42 });
+        // A plateau of 30% of a longer run, but long enough to show a 256 B leak as 1 MiB.
+        let long = filled(pts(|i| 100.0 * i as f64, 150), 105);
+        let spans = [
+            Span { start: 0, end: 105 },
+            Span {
+                start: 105,
+                end: 150,
+            },
+        ];
+        assert_eq!(
+            judged_span(&spans, &long, 256.0),
+            Span {
+                start: 105,
+                end: 150
+            }
+        );
+        // Judged against 16 B, the same plateau could not show a leak: the fill joins it.
+        assert_eq!(
+            judged_span(&spans, &long, 16.0),
+            Span { start: 0, end: 150 }
+        );
+        // A short tail after a fill (1/8 of the requests) is not judged alone.
         let spans = [Span { start: 0, end: 36 }, Span { start: 36, end: 42 }];
-        assert_eq!(judged_span(&spans, &q), Span { start: 0, end: 42 });
+        let r = filled(pts(|i| 100.0 * i as f64, 42), 36);
+        assert_eq!(judged_span(&spans, &r, 256.0), Span { start: 0, end: 42 });
+    }
+
+    #[test]
+    fn segments_split_by_a_heap_step_are_judged_together() {
+        // Level, a 0.35 MiB step at point 30, level: one behaviour, judged as one stretch.
+        let mut p = pts(|i| 100.0 * i as f64, 90);
+        for (i, x) in p.iter_mut().enumerate() {
+            x.m = 50.0 * MIB + if i >= 30 { 0.35 * MIB } else { 0.0 };
+        }
+        let spans = [Span { start: 0, end: 30 }, Span { start: 30, end: 90 }];
+        assert_eq!(judged_span(&spans, &p, 256.0), Span { start: 0, end: 90 });
     }
 
     #[test]
@@ -642,7 +767,7 @@ mod judged_span_tests {
                 end: 120,
             },
         ];
-        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 120 });
-        assert_eq!(judged_span(&[], &p), Span { start: 0, end: 120 });
+        assert_eq!(judged_span(&spans, &p, 256.0), Span { start: 0, end: 120 });
+        assert_eq!(judged_span(&[], &p, 256.0), Span { start: 0, end: 120 });
     }
 }

@@ -1,12 +1,25 @@
-//! Memory samplers. For now the `process` source: the target's memory read from /proc, summed
-//! over its whole process tree (a Node cluster master and its workers count as one service).
+//! Memory sources. Each implements [`Source`] (metric name -> bytes, once per tick):
+//! - `process`: the target's memory read from /proc, summed over its whole process tree (a
+//!   Node cluster master and its workers count as one service) — this file and `tree`;
+//! - `cgroup` / `docker`: a cgroup v2 directory's memory files ([`cgroup`]);
+//! - `prometheus` / `json`: what the target reports over HTTP ([`http`], [`prometheus`]).
 //!
-//! Sampling is blocking file I/O on /proc; run it on a dedicated thread or `spawn_blocking` so
-//! it never stalls the load generator.
+//! [`open`] builds them from the plan; [`watch`] spots restarts, OOM kills and memory cliffs.
+//! Sampling is blocking (files, HTTP with a timeout); run it on `spawn_blocking` so it never
+//! stalls the load generator.
 
+pub mod cgroup;
+pub mod http;
+pub mod open;
+pub mod prometheus;
+pub mod source;
 #[cfg(test)]
 mod tests;
 mod tree;
+pub mod watch;
+
+pub use open::{metrics_of, open_all, OpenContext};
+pub use source::{Identity, ProcessSource, Source, SourceError, SourceReading};
 
 use std::collections::BTreeMap;
 
@@ -37,6 +50,10 @@ pub struct TreeSample {
     pub metrics: BTreeMap<String, u64>,
     /// How many processes were summed.
     pub processes: u32,
+    /// The PIDs summed, root first.
+    pub pids: Vec<u32>,
+    /// The PID with the largest RSS and that RSS in bytes (the service under a supervisor).
+    pub largest: Option<(u32, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +170,12 @@ impl ProcessTreeSampler {
                 Err(_) => continue,
             };
             out.processes += 1;
+            out.pids.push(pid);
+            if let Some(rss) = reading.status[0] {
+                if out.largest.is_none_or(|(_, max)| rss > max) {
+                    out.largest = Some((pid, rss));
+                }
+            }
             let values = STATUS_METRICS
                 .iter()
                 .zip(reading.status)

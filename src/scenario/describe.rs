@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::plan::{Model, Plan, TargetProcess};
+use super::plan::{Model, Plan, SourcePlan, TargetProcess};
 use crate::units::{format_count, format_duration, format_rate};
 
 /// Renders rows as columns padded to the widest cell; `right[i]` right-aligns column i.
@@ -60,6 +60,25 @@ fn pairs(rows: &[(&str, String)]) -> String {
     table(&rows, &[], "  ")
 }
 
+/// One memory source and what it reads, e.g. `prometheus  GET http://... : a_bytes, b_bytes`.
+fn source_line(s: &SourcePlan) -> String {
+    let what = match s {
+        SourcePlan::Process => "the target's process tree (/proc): rss, rss_anon, pss, ...".into(),
+        SourcePlan::Cgroup { path: None } => {
+            "the target's own cgroup (v2): cgroup_current, cgroup_anon, cgroup_file".into()
+        }
+        SourcePlan::Cgroup { path: Some(p) } => {
+            format!("{}: cgroup_current, cgroup_anon, cgroup_file", p.display())
+        }
+        SourcePlan::Docker { container } => {
+            format!("container {container}'s cgroup: docker_current, docker_anon, docker_file")
+        }
+        SourcePlan::Prometheus { url, series } => format!("GET {url}: {}", series.join(", ")),
+        SourcePlan::Json { url, pointer, name } => format!("GET {url} at {pointer}: {name}"),
+    };
+    format!("{:<10}  {what}", s.name())
+}
+
 /// Human-readable resolved plan for `leakhound validate`.
 pub fn describe(plan: &Plan) -> String {
     let mut out = String::new();
@@ -111,23 +130,20 @@ pub fn describe(plan: &Plan) -> String {
     let _ = writeln!(out, "Target\n{}", pairs(&target));
 
     let m = &plan.memory;
-    let sources = if m.sources.is_empty() {
-        "none".to_string()
-    } else {
-        m.sources.join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "Memory\n{}",
-        pairs(&[
-            ("interval", format_duration(m.interval)),
-            (
-                "metric",
-                format!("{} (the verdict is judged on it)", m.metric)
-            ),
-            ("sources", sources),
-        ])
-    );
+    let mut memory = vec![
+        ("interval", format_duration(m.interval)),
+        (
+            "metric",
+            format!("{} (the verdict is judged on it)", m.metric),
+        ),
+    ];
+    if m.sources.is_empty() {
+        memory.push(("sources", "none".to_string()));
+    }
+    for (i, s) in m.sources.iter().enumerate() {
+        memory.push((if i == 0 { "sources" } else { "" }, source_line(s)));
+    }
+    let _ = writeln!(out, "Memory\n{}", pairs(&memory));
 
     let l = &plan.load;
     let model = match l.model {

@@ -116,3 +116,6 @@ pub fn parse(
     overrides::apply_scaling(&mut plan, overrides)?;
     Ok(plan)
 }
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -71,8 +71,71 @@ pub struct MemoryPlan {
     pub interval: Duration,
     /// The metric the verdict is judged on, e.g. `rss_anon`.
     pub metric: String,
-    /// Sources to record, e.g. `["process"]`.
-    pub sources: Vec<String>,
+    /// Sources to record, each at most once; `[process]` by default.
+    pub sources: Vec<SourcePlan>,
+}
+
+/// One memory source, resolved. Serialized like the scenario writes it: a bare word
+/// (`"process"`) or a one-key mapping (`{"prometheus": {"url": ..., "series": [...]}}`), so a
+/// run.json from before sources had options still loads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum SourcePlan {
+    /// The target's process tree, from /proc.
+    Process,
+    /// A cgroup v2 directory; None = the target's own cgroup (from /proc/PID/cgroup).
+    Cgroup {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+    },
+    /// A Docker container by name or id; its cgroup is found when the run starts.
+    Docker { container: String },
+    /// Named series of a Prometheus text `/metrics` endpoint; each series is a metric.
+    Prometheus { url: String, series: Vec<String> },
+    /// One number read by JSON pointer from a JSON document, recorded as metric `name`.
+    Json {
+        url: String,
+        pointer: String,
+        name: String,
+    },
+}
+
+impl SourcePlan {
+    /// The source's name: its key in `MemorySample::readings` and in the scenario.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourcePlan::Process => "process",
+            SourcePlan::Cgroup { .. } => "cgroup",
+            SourcePlan::Docker { .. } => "docker",
+            SourcePlan::Prometheus { .. } => "prometheus",
+            SourcePlan::Json { .. } => "json",
+        }
+    }
+}
+
+/// Lets `sources.join(", ")` list the source names.
+impl std::borrow::Borrow<str> for SourcePlan {
+    fn borrow(&self) -> &str {
+        self.name()
+    }
+}
+
+impl PartialEq<String> for SourcePlan {
+    fn eq(&self, name: &String) -> bool {
+        self.name() == name
+    }
+}
+
+/// A source from its bare word, for code that builds plans by hand (tests, the demo):
+/// `cgroup` is the target's own cgroup; any other word is the `process` source, the only other
+/// source that needs no options.
+impl From<&str> for SourcePlan {
+    fn from(name: &str) -> Self {
+        match name {
+            "cgroup" => SourcePlan::Cgroup { path: None },
+            _ => SourcePlan::Process,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -47,7 +47,101 @@ pub struct Ready {
 pub struct Memory {
     pub interval: Option<Dur>,
     pub metric: Option<Text>,
-    pub sources: Option<Vec<Text>>,
+    pub sources: Option<Vec<SourceEntry>>,
+}
+
+/// One entry of `memory.sources`: a bare name (`process`, `cgroup`) or a one-key mapping from
+/// the source's name to its options (`prometheus: {url: ..., series: [...]}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceEntry {
+    /// A bare name; checked (and told what options it needs) when resolving.
+    Name(String),
+    Cgroup(CgroupOptions),
+    Docker(DockerOptions),
+    Prometheus(PrometheusOptions),
+    Json(JsonOptions),
+}
+
+/// Source names that take an options mapping.
+pub const SOURCE_KINDS_WITH_OPTIONS: &[&str] = &["cgroup", "docker", "prometheus", "json"];
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupOptions {
+    pub path: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerOptions {
+    pub container: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusOptions {
+    pub url: Text,
+    pub series: Vec<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonOptions {
+    pub url: Text,
+    pub pointer: Text,
+    pub name: Option<Text>,
+}
+
+impl<'de> Deserialize<'de> for SourceEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SourceEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a source name (process) or a mapping like `prometheus: {url: ...}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SourceEntry, E> {
+                Ok(SourceEntry::Name(v.trim().to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SourceEntry, A::Error> {
+                let Some(kind) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(
+                        "is an empty mapping; name a source, e.g. `- process` or \
+                         `- prometheus: {url: http://127.0.0.1:9464/metrics, series: [...]}`",
+                    ));
+                };
+                let entry = match kind.as_str() {
+                    "cgroup" => {
+                        // `- cgroup:` with nothing after it: the target's own cgroup.
+                        let o: Option<CgroupOptions> = map.next_value()?;
+                        SourceEntry::Cgroup(o.unwrap_or(CgroupOptions { path: None }))
+                    }
+                    "docker" => SourceEntry::Docker(map.next_value()?),
+                    "prometheus" => SourceEntry::Prometheus(map.next_value()?),
+                    "json" => SourceEntry::Json(map.next_value()?),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "`{other}` is not a source that takes options; write a bare name \
+                             (`- process`) or one of: {}",
+                            SOURCE_KINDS_WITH_OPTIONS
+                                .iter()
+                                .map(|k| format!("`{k}: {{...}}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )))
+                    }
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "holds `{kind}` and `{extra}`: give one source per list entry, each \
+                         starting with `- `"
+                    )));
+                }
+                Ok(entry)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

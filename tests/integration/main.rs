@@ -15,7 +15,10 @@
 
 mod accuracy;
 mod bad_input;
+mod faults;
+mod interrupts;
 mod report;
 mod soak;
+mod sources;
 mod target_failures;
 mod util;

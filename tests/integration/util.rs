@@ -195,11 +195,33 @@ impl Workdir {
 
 impl Drop for Workdir {
     fn drop(&mut self) {
+        keep_run(&self.out());
         if thread::panicking() {
             self.dir.disable_cleanup(true);
             eprintln!("kept the test's folder: {}", self.dir.path().display());
         }
     }
+}
+
+/// With `LEAKHOUND_KEEP_RUNS=DIR`, copies a run folder to DIR/<test>-<n> so the verdicts of
+/// many real runs can be re-analysed offline (`leakhound report`) while tuning the analysis.
+fn keep_run(run: &Path) {
+    let Some(keep) = std::env::var_os("LEAKHOUND_KEEP_RUNS") else {
+        return;
+    };
+    if !run.join("run.json").exists() {
+        return;
+    }
+    let name = thread::current()
+        .name()
+        .unwrap_or("run")
+        .replace("::", "-");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let dest = PathBuf::from(keep).join(format!("{name}-{stamp}"));
+    let _ = std::fs::create_dir_all(&dest);
+    let _ = Command::new("cp").arg("-r").arg(run).arg(&dest).status();
 }
 
 pub fn read_json(path: &Path, ctx: &Outcome) -> Value {

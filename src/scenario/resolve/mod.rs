@@ -14,18 +14,16 @@ use super::schema::{self, Scenario, Text};
 use super::source::Source;
 use crate::units::format_duration;
 
-/// Metrics the memory collector can judge on: every metric the process source reports.
+/// Metrics the process source reports (other sources add theirs; see `memory::metrics_of`).
 pub use crate::memory::METRICS;
-/// Memory sources that work today.
-pub const SOURCES: &[&str] = &["process"];
-/// Memory sources that are planned but not built yet.
-const LATER_SOURCES: &[&str] = &["inspector", "cgroup", "docker", "prometheus", "json"];
+pub use memory::SOURCES;
 
 // Sanity caps: beyond these a scenario is a typo, and the engine would only thrash.
 const MAX_RATE: f64 = 1_000_000.0;
 const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
+mod memory;
 mod profile;
 mod requests;
 mod target;
@@ -36,14 +34,29 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
     let root = KeyPath::root();
     let name = scenario_name(&s.name.0, src, &root.key("name"))?;
     let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
-    let memory = memory(s.memory.as_ref(), src, &root.key("memory"))?;
-    if memory.sources.iter().any(|s| s == "process") && target.process == TargetProcess::None {
-        return Err(src.key_error(
-            &root.key("target"),
-            "memory source `process` needs a process to watch: add `target.command: [node, server.js]` \
-             so leakhound starts it, or `target.pid: 4242` / `target.pid_file: app.pid` to attach \
-             to a running one",
-        ));
+    let memory = memory::memory(s.memory.as_ref(), src, &root.key("memory"))?;
+    for (name, needs) in [
+        ("process", memory.sources.contains(&SourcePlan::Process)),
+        (
+            "cgroup",
+            memory.sources.contains(&SourcePlan::Cgroup { path: None }),
+        ),
+    ] {
+        if needs && target.process == TargetProcess::None {
+            let extra = if name == "cgroup" {
+                ", or give the cgroup itself: `- cgroup: {path: /sys/fs/cgroup/...}`"
+            } else {
+                ""
+            };
+            return Err(src.key_error(
+                &root.key("target"),
+                format!(
+                    "memory source `{name}` needs a process to watch: add `target.command: \
+                     [node, server.js]` so leakhound starts it, or `target.pid: 4242` / \
+                     `target.pid_file: app.pid` to attach to a running one{extra}"
+                ),
+            ));
+        }
     }
     let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
     let load = load(&s.load, &requests, src, &root.key("load"))?;
@@ -71,65 +84,6 @@ fn scenario_name(name: &str, src: &Source, at: &KeyPath) -> Result<String> {
         ));
     }
     Ok(name.to_string())
-}
-
-fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<MemoryPlan> {
-    let interval = match m.and_then(|m| m.interval.as_ref()) {
-        None => Duration::from_secs(1),
-        Some(d) if d.value < Duration::from_millis(100) || d.value > Duration::from_secs(60) => {
-            return Err(src.value_error(
-                &at.key("interval"),
-                format!("`{}` is out of range; use 100ms to 60s (e.g. 1s)", d.text),
-            ))
-        }
-        Some(d) => d.value,
-    };
-    let metric = match m.and_then(|m| m.metric.as_ref()) {
-        None => "rss_anon".to_string(),
-        Some(Text(name)) if METRICS.contains(&name.as_str()) => name.clone(),
-        Some(Text(name)) => {
-            return Err(src.value_error(
-                &at.key("metric"),
-                format!(
-                    "unknown metric `{name}`; use one of: {}",
-                    METRICS.join(", ")
-                ),
-            ))
-        }
-    };
-    let mut sources: Vec<String> = Vec::new();
-    match m.and_then(|m| m.sources.as_ref()) {
-        None => sources.push("process".to_string()),
-        Some(list) => {
-            for (i, Text(name)) in list.iter().enumerate() {
-                let here = at.key("sources").index(i);
-                let supported = SOURCES.join(", ");
-                if LATER_SOURCES.contains(&name.as_str()) {
-                    return Err(src.value_error(
-                        &here,
-                        format!(
-                            "memory source `{name}` is not supported yet; supported: {supported}"
-                        ),
-                    ));
-                }
-                if !SOURCES.contains(&name.as_str()) {
-                    return Err(src.value_error(
-                        &here,
-                        format!("unknown memory source `{name}`; supported: {supported}"),
-                    ));
-                }
-                if sources.contains(name) {
-                    return Err(src.value_error(&here, format!("`{name}` is listed twice")));
-                }
-                sources.push(name.clone());
-            }
-        }
-    }
-    Ok(MemoryPlan {
-        interval,
-        metric,
-        sources,
-    })
 }
 
 fn load(l: &schema::Load, reqs: &[RequestPlan], src: &Source, at: &KeyPath) -> Result<LoadPlan> {

@@ -1,0 +1,368 @@
+//! The `memory` section: sampling interval, the sources to record (each with its options) and
+//! the judged metric, which one of the sources must provide.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::super::error::KeyPath;
+use super::super::plan::{MemoryPlan, SourcePlan};
+use super::super::schema::{self, SourceEntry, Text};
+use super::super::source::Source;
+use super::Result;
+use crate::memory::prometheus::Selector;
+use crate::memory::{metrics_of, METRICS};
+
+/// Memory sources that work today.
+pub const SOURCES: &[&str] = &["process", "cgroup", "docker", "prometheus", "json"];
+/// Memory sources that are planned but not built yet.
+const LATER_SOURCES: &[&str] = &["inspector"];
+
+pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<MemoryPlan> {
+    let interval = match m.and_then(|m| m.interval.as_ref()) {
+        None => Duration::from_secs(1),
+        Some(d) if d.value < Duration::from_millis(100) || d.value > Duration::from_secs(60) => {
+            return Err(src.value_error(
+                &at.key("interval"),
+                format!("`{}` is out of range; use 100ms to 60s (e.g. 1s)", d.text),
+            ))
+        }
+        Some(d) => d.value,
+    };
+    let mut sources: Vec<SourcePlan> = Vec::new();
+    // Which source provides each metric, to refuse two sources reporting the same name.
+    let mut provided: Vec<(String, &'static str)> = Vec::new();
+    match m.and_then(|m| m.sources.as_ref()) {
+        None => sources.push(SourcePlan::Process),
+        Some(list) => {
+            for (i, entry) in list.iter().enumerate() {
+                let here = at.key("sources").index(i);
+                let plan = source(entry, src, &here)?;
+                if let Some(j) = sources.iter().position(|s| s.name() == plan.name()) {
+                    let how = match plan {
+                        SourcePlan::Prometheus { .. } => "; list all its series in one entry",
+                        _ => "",
+                    };
+                    return Err(src.value_error(
+                        &here,
+                        format!(
+                            "`{}` is already listed at memory.sources[{j}]; each source may be \
+                             listed once{how}",
+                            plan.name()
+                        ),
+                    ));
+                }
+                for metric in metrics_of(&plan) {
+                    if let Some((_, other)) = provided.iter().find(|(m, _)| *m == metric) {
+                        return Err(src.value_error(
+                            &here,
+                            format!(
+                                "metric `{metric}` is also reported by the `{other}` source; \
+                                 metric names must be unique across sources{}",
+                                if matches!(plan, SourcePlan::Json { .. }) {
+                                    " (give this one another `name`)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        ));
+                    }
+                    provided.push((metric, plan.name()));
+                }
+                sources.push(plan);
+            }
+        }
+    }
+    if provided.is_empty() {
+        provided = sources
+            .iter()
+            .flat_map(|s| metrics_of(s).into_iter().map(|m| (m, s.name())))
+            .collect();
+    }
+    let metric = match m.and_then(|m| m.metric.as_ref()) {
+        // rss_anon when the process source is there; else the first source's first metric.
+        None if sources.contains(&SourcePlan::Process) => "rss_anon".to_string(),
+        None => match provided.first() {
+            Some((m, _)) => m.clone(),
+            None => {
+                return Err(src.value_error(
+                    &at.key("sources"),
+                    "lists no source; add one, e.g. `sources: [process]`",
+                ))
+            }
+        },
+        Some(Text(name)) if provided.iter().any(|(m, _)| m == name) => name.clone(),
+        Some(Text(name)) => {
+            let all: Vec<&str> = provided.iter().map(|(m, _)| m.as_str()).collect();
+            let hint = if METRICS.contains(&name.as_str()) {
+                " (add the `process` source to memory.sources for it)".to_string()
+            } else {
+                String::new()
+            };
+            return Err(src.value_error(
+                &at.key("metric"),
+                format!(
+                    "unknown metric `{name}`; use one of: {}{hint}",
+                    all.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(MemoryPlan {
+        interval,
+        metric,
+        sources,
+    })
+}
+
+/// One `memory.sources` entry.
+fn source(entry: &SourceEntry, src: &Source, here: &KeyPath) -> Result<SourcePlan> {
+    let supported = SOURCES.join(", ");
+    let needs = |name: &str, example: &str| {
+        src.value_error(
+            here,
+            format!("memory source `{name}` needs options; write it as `- {name}: {example}`"),
+        )
+    };
+    match entry {
+        SourceEntry::Name(name) => match name.as_str() {
+            "process" => Ok(SourcePlan::Process),
+            "cgroup" => Ok(SourcePlan::Cgroup { path: None }),
+            "docker" => Err(needs("docker", "{container: my-api}")),
+            "prometheus" => Err(needs(
+                "prometheus",
+                "{url: http://127.0.0.1:9464/metrics, series: [process_resident_memory_bytes]}",
+            )),
+            "json" => Err(needs(
+                "json",
+                "{url: http://127.0.0.1:3000/stats, pointer: /memory/heapUsed, name: heap_used}",
+            )),
+            n if LATER_SOURCES.contains(&n) => Err(src.value_error(
+                here,
+                format!("memory source `{n}` is not supported yet; supported: {supported}"),
+            )),
+            n => Err(src.value_error(
+                here,
+                format!("unknown memory source `{n}`; supported: {supported}"),
+            )),
+        },
+        SourceEntry::Cgroup(o) => {
+            let path = match &o.path {
+                None => None,
+                Some(Text(p)) if p.starts_with('/') => Some(PathBuf::from(p)),
+                Some(Text(p)) => {
+                    return Err(src.value_error(
+                        &here.key("cgroup").key("path"),
+                        format!(
+                            "`{p}` is not an absolute path; give the cgroup v2 directory, e.g. \
+                             /sys/fs/cgroup/system.slice/my-api.service, or leave `path` out \
+                             for the target's own cgroup"
+                        ),
+                    ))
+                }
+            };
+            Ok(SourcePlan::Cgroup { path })
+        }
+        SourceEntry::Docker(o) => {
+            let c = o.container.0.trim();
+            let ok = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-');
+            if c.is_empty() || c.starts_with('-') || !c.chars().all(ok) {
+                return Err(src.value_error(
+                    &here.key("docker").key("container"),
+                    format!("`{c}` is not a container name or id (e.g. my-api or 3f2a9c1b)"),
+                ));
+            }
+            Ok(SourcePlan::Docker {
+                container: c.to_string(),
+            })
+        }
+        SourceEntry::Prometheus(o) => {
+            let at = here.key("prometheus");
+            let url = http_url(&o.url.0, src, &at.key("url"), "/metrics")?;
+            if o.series.is_empty() {
+                return Err(src.value_error(
+                    &at.key("series"),
+                    "needs at least one series, e.g. [process_resident_memory_bytes]",
+                ));
+            }
+            let mut series = Vec::with_capacity(o.series.len());
+            for (i, Text(s)) in o.series.iter().enumerate() {
+                let sel = Selector::parse(s)
+                    .map_err(|e| src.value_error(&at.key("series").index(i), e))?;
+                series.push(sel.text);
+            }
+            Ok(SourcePlan::Prometheus { url, series })
+        }
+        SourceEntry::Json(o) => {
+            let at = here.key("json");
+            let url = http_url(&o.url.0, src, &at.key("url"), "/stats")?;
+            let pointer = o.pointer.0.trim().to_string();
+            if !pointer.starts_with('/') {
+                return Err(src.value_error(
+                    &at.key("pointer"),
+                    format!(
+                        "`{pointer}` is not a JSON pointer; write the path from the document's \
+                         root with `/`, e.g. /memory/heapUsed"
+                    ),
+                ));
+            }
+            let name = match &o.name {
+                Some(Text(n)) => n.trim().to_string(),
+                // The pointer's last step: /memory/heapUsed -> heapUsed.
+                None => pointer.rsplit('/').next().unwrap_or_default().to_string(),
+            };
+            let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':');
+            if name.is_empty() || !name.chars().all(ok) {
+                let key = if o.name.is_some() { "name" } else { "pointer" };
+                return Err(src.value_error(
+                    &at.key(key),
+                    format!(
+                        "`{name}` cannot name a metric; give `name:` of letters, digits, `_`, \
+                         `.`, `-` (e.g. heap_used)"
+                    ),
+                ));
+            }
+            Ok(SourcePlan::Json { url, pointer, name })
+        }
+    }
+}
+
+/// An http(s) URL with a host, as text.
+fn http_url(text: &str, src: &Source, at: &KeyPath, example_path: &str) -> Result<String> {
+    let text = text.trim();
+    let example = format!("e.g. http://127.0.0.1:9464{example_path}");
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| src.value_error(at, format!("`{text}` is not a URL ({e}); {example}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(src.value_error(
+            at,
+            format!("`{text}` is not an http:// or https:// URL with a host; {example}"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::{parse, Overrides, Plan};
+
+    const BASE: &str = "\
+name: m
+target:
+  base_url: http://127.0.0.1:3000
+  pid: 4242
+load:
+  phases:
+    - {name: a, duration: 10s, rate: 10}
+requests:
+  - path: /
+memory:
+";
+
+    fn run(memory: &str) -> std::result::Result<Plan, String> {
+        let text = format!("{BASE}{memory}");
+        parse(&text, "s.yaml", Path::new("/base"), &Overrides::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn bare_names_and_option_maps_resolve() {
+        let p = run("  metric: process_resident_memory_bytes
+  sources:
+    - process
+    - cgroup
+    - prometheus: {url: 'http://127.0.0.1:9464/metrics', series: [process_resident_memory_bytes, 'nodejs_heap_space_size_used_bytes{space=\"old\"}']}
+    - json: {url: 'http://127.0.0.1:3000/stats', pointer: /memory/heapUsed}
+    - docker: {container: my-api}
+")
+        .unwrap();
+        let m = p.memory;
+        assert_eq!(m.metric, "process_resident_memory_bytes");
+        assert_eq!(m.sources[0], SourcePlan::Process);
+        assert_eq!(m.sources[1], SourcePlan::Cgroup { path: None });
+        assert_eq!(
+            m.sources[2],
+            SourcePlan::Prometheus {
+                url: "http://127.0.0.1:9464/metrics".into(),
+                series: vec![
+                    "process_resident_memory_bytes".into(),
+                    "nodejs_heap_space_size_used_bytes{space=\"old\"}".into()
+                ],
+            }
+        );
+        assert_eq!(
+            m.sources[3],
+            SourcePlan::Json {
+                url: "http://127.0.0.1:3000/stats".into(),
+                pointer: "/memory/heapUsed".into(),
+                name: "heapUsed".into(),
+            }
+        );
+        assert_eq!(
+            m.sources.join(", "),
+            "process, cgroup, prometheus, json, docker"
+        );
+        // The plan round-trips through run.json, and the old form still loads.
+        let json = serde_json::to_string(&m.sources).unwrap();
+        let back: Vec<SourcePlan> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m.sources);
+        let old: Vec<SourcePlan> = serde_json::from_str(r#"["process"]"#).unwrap();
+        assert_eq!(old, vec![SourcePlan::Process]);
+    }
+
+    #[test]
+    fn metric_defaults_follow_the_sources() {
+        assert_eq!(
+            run("  sources: [process, cgroup]\n").unwrap().memory.metric,
+            "rss_anon"
+        );
+        let p = run("  sources: [{cgroup: {path: /sys/fs/cgroup/x}}]\n").unwrap();
+        assert_eq!(p.memory.metric, "cgroup_current");
+        let p = run("  sources:\n    - cgroup:\n  metric: cgroup_anon\n").unwrap();
+        assert_eq!(p.memory.sources, vec![SourcePlan::Cgroup { path: None }]);
+        assert_eq!(p.memory.metric, "cgroup_anon");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key_and_the_fix() {
+        let cases = [
+            ("  sources: [prometheus]\n", "s.yaml:11:13: memory.sources[0]: memory source `prometheus` needs options; write it as `- prometheus: {url:"),
+            ("  sources: [{prometheus: {url: 'ftp://x/metrics', series: [a]}}]\n", "s.yaml:11:32: memory.sources[0].prometheus.url: `ftp://x/metrics` is not an http:// or https:// URL"),
+            ("  sources: [{prometheus: {url: 'http://h/m', series: []}}]\n", "memory.sources[0].prometheus.series: needs at least one series"),
+            ("  sources: [{prometheus: {url: 'http://h/m', series: [a, '9b']}}]\n", "memory.sources[0].prometheus.series[1]: `9b` is not a Prometheus series name"),
+            ("  sources: [{prometheus: {url: 'http://h/m', serie: [a]}}]\n", "memory.sources[0].prometheus: unknown key `serie`"),
+            ("  sources: [{json: {url: 'http://h/s', pointer: memory.heapUsed}}]\n", "memory.sources[0].json.pointer: `memory.heapUsed` is not a JSON pointer"),
+            ("  sources: [process, {json: {url: 'http://h/s', pointer: /rss, name: rss}}]\n", "memory.sources[1]: metric `rss` is also reported by the `process` source"),
+            ("  sources: [{cgroup: {path: relative/x}}]\n", "memory.sources[0].cgroup.path: `relative/x` is not an absolute path"),
+            ("  sources: [{docker: {container: '-rm'}}]\n", "memory.sources[0].docker.container: `-rm` is not a container name"),
+            ("  sources: [docker]\n", "memory source `docker` needs options; write it as `- docker: {container: my-api}`"),
+            ("  sources: [{heap: {a: 1}}]\n", "memory.sources[0]: `heap` is not a source that takes options"),
+            ("  sources: [{cgroup: ~, docker: {container: x}}]\n", "give one source per list entry"),
+            ("  sources: [process, process]\n", "memory.sources[1]: `process` is already listed at memory.sources[0]"),
+            ("  sources: [inspector]\n", "memory source `inspector` is not supported yet"),
+            ("  sources: [cgroup]\n  metric: rss_anon\n", "memory.metric: unknown metric `rss_anon`; use one of: cgroup_current, cgroup_anon, cgroup_file (add the `process` source"),
+            ("  sources: []\n", "memory.sources: lists no source"),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .filter_map(|(yaml, want)| match run(yaml) {
+                Ok(_) => Some(format!("{yaml}: no error, wanted {want}")),
+                Err(e) if e.contains(want) => None,
+                Err(e) => Some(format!("{yaml}: got\n  {e}\nwanted\n  {want}")),
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn sources_without_a_process_need_no_target_process() {
+        let text = BASE.replace("  pid: 4242\n", "")
+            + "  sources: [{json: {url: 'http://10.0.0.5:3000/stats', pointer: /rss}}]\n";
+        let p = parse(&text, "s.yaml", Path::new("/"), &Overrides::default()).unwrap();
+        assert_eq!(p.memory.metric, "rss");
+        let text = BASE.replace("  pid: 4242\n", "") + "  sources: [cgroup]\n";
+        let e = parse(&text, "s.yaml", Path::new("/"), &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("or give the cgroup itself"), "{e}");
+    }
+}
