@@ -348,7 +348,12 @@ fn judged_span(spans: &[Span], pts: &[Point], limit: f64) -> Span {
     // Earlier segments that sit within a heap step of where the judged stretch starts were
     // split off by a step of RSS, not by a change of behaviour: judge them too. A fill or a
     // warm-up moves memory by more and stays out.
-    let before: Vec<Span> = spans.iter().rev().filter(|s| s.end <= start).copied().collect();
+    let before: Vec<Span> = spans
+        .iter()
+        .rev()
+        .filter(|s| s.end <= start)
+        .copied()
+        .collect();
     for s in before {
         let level = first_level(&pts[start..last.end]);
         if pts[s.start..s.end]
@@ -486,8 +491,8 @@ fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
     let n = m.len();
     // Traffic vs time, when the load was designed to vary and the joint model's VIF says the
     // run really told them apart.
-    let joint = linfit::fit(&[&r, &t], &m)
-        .filter(|f| designed && f.vif.iter().all(|&v| v <= VIF_MAX));
+    let joint =
+        linfit::fit(&[&r, &t], &m).filter(|f| designed && f.vif.iter().all(|&v| v <= VIF_MAX));
     let Some(f) = joint else {
         // One rate: only memory against requests can be judged; per second, the same growth.
         let per_second = robust_slope(&t, &m).map_or(Estimate::default(), |x| x.0);

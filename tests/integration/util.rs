@@ -212,10 +212,7 @@ fn keep_run(run: &Path) {
     if !run.join("run.json").exists() {
         return;
     }
-    let name = thread::current()
-        .name()
-        .unwrap_or("run")
-        .replace("::", "-");
+    let name = thread::current().name().unwrap_or("run").replace("::", "-");
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());
