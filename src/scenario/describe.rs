@@ -172,6 +172,13 @@ pub fn describe(plan: &Plan) -> String {
     if open {
         rows[0].push("requests".to_string());
     }
+    // Per-phase mixes (leak-hunt's rotation, or `mix:` in a phase) are what lets the analysis
+    // attribute growth to endpoints, so show them.
+    let mixed = l.phases.iter().any(|p| p.mix.is_some());
+    if mixed {
+        let names: Vec<&str> = plan.requests.iter().map(|r| r.name.as_str()).collect();
+        rows[0].push(format!("mix ({})", names.join(":")));
+    }
     let mut total_requests = 0.0;
     for (i, p) in l.phases.iter().enumerate() {
         let load = if p.is_idle(l.model) {
@@ -194,6 +201,15 @@ pub fn describe(plan: &Plan) -> String {
             total_requests += p.expected_requests();
             row.push(format_count(p.expected_requests()));
         }
+        if mixed {
+            row.push(match &p.mix {
+                Some(w) if !p.is_idle(l.model) => {
+                    w.iter().map(u32::to_string).collect::<Vec<_>>().join(":")
+                }
+                Some(_) => "-".to_string(),
+                None => "weights".to_string(),
+            });
+        }
         rows.push(row);
     }
     let mut total = vec![
@@ -205,11 +221,14 @@ pub fn describe(plan: &Plan) -> String {
     if open {
         total.push(format_count(total_requests));
     }
+    if mixed {
+        total.push(String::new());
+    }
     rows.push(total);
     let _ = writeln!(
         out,
         "Phases\n{}",
-        table(&rows, &[true, false, true, false, true], "  ")
+        table(&rows, &[true, false, true, false, open, false], "  ")
     );
 
     let weights: u64 = plan.requests.iter().map(|r| u64::from(r.weight)).sum();

@@ -608,3 +608,15 @@ fn describe_shows_the_resolved_plan() {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
 }
+
+#[test]
+fn describe_shows_per_phase_mixes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/one-of-three.yaml");
+    let plan = crate::scenario::load(&path, &Overrides::default()).expect("one-of-three loads");
+    let text = describe(&plan);
+    assert!(text.contains("mix (catalog:search:orders)"), "{text}");
+    // leak-hunt favours each request in turn within a block.
+    for want in ["4:1:1", "1:4:1", "1:1:4"] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+}

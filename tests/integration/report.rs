@@ -235,13 +235,10 @@ fn listener_run(work: &Workdir, dir: &Path, fixed: bool) -> Outcome {
     out
 }
 
-// Ignored in the default run: it passed in 4 of 5 full CI runs. In the fifth, the analysis
-// split the fixed twin's flat memory at a 0.35 MiB RSS step and judged only the last third
-// ("cannot tell", CI 0 B to 2.7 KiB), so compare said `improved`. The compare logic is covered
-// by the fast tests above; run this with `cargo nextest run --run-ignored all` once the
-// segmentation is robust to heap steps (issue 3).
+// Once flaky: the analysis split the fixed twin's flat memory at a 0.35 MiB RSS step and
+// judged only the last third ("cannot tell"), so compare said `improved`. Segments within a
+// heap step of each other are now judged together.
 #[test]
-#[ignore = "flaky until segmentation tolerates RSS heap steps (issue 3)"]
 fn soak_listener_leak_then_fix_compares_fixed() {
     let _guard = soak_lock();
     let work = Workdir::new();
