@@ -258,6 +258,19 @@ pub struct Tick {
     /// The memory sample of this tick; None when sampling failed (the reason is an event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<MemorySample>,
+    /// leakhound's own usage at the end of the interval, so a report can show that the
+    /// generator stayed flat and was not the bottleneck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorSample>,
+}
+
+/// leakhound's own CPU and memory at one instant.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct GeneratorSample {
+    /// User + system CPU seconds since leakhound started (all threads).
+    pub cpu_s: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
 }
 
 /// Something that happened during the run: the target exited, a sample failed, Ctrl-C.

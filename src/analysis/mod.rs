@@ -5,6 +5,7 @@
 //! stretches ([`segment`]), traffic vs time ([`linfit`]), robust slopes and trend tests
 //! ([`robust`]), per-endpoint attribution, and the sentence that explains it ([`reason`]).
 
+pub mod generator;
 pub mod linfit;
 mod reason;
 pub mod regression;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{Model, Plan};
 use crate::timeline::{LatencyHist, Timeline};
 
+pub use generator::GeneratorUse;
 pub use thresholds::ThresholdResult;
 pub use verdict::{Estimate, LeakReport, Verdict, DEFAULT_TIME_LIMIT_BYTES_PER_S};
 
@@ -88,6 +90,8 @@ pub struct Analysis {
     pub thresholds: Vec<ThresholdResult>,
     /// Achieved request rate over the non-idle phases, requests per second.
     pub achieved_rate: f64,
+    /// leakhound's own CPU and memory, and whether it kept up.
+    pub generator: GeneratorUse,
 }
 
 impl Analysis {
@@ -146,6 +150,12 @@ pub fn analyze(plan: &Plan, timeline: &Timeline) -> Analysis {
     let (leak, findings) = verdict::judge(plan, timeline, limit);
     let thresholds = thresholds::evaluate(plan, timeline, &latency_ms, &requests, &leak, &findings);
     let achieved_rate = achieved_rate(plan.load.model, timeline, busy);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let generator = generator::assess(plan, timeline, achieved_rate, cpus);
+    let mut leak = leak;
+    if let Some(w) = &generator.saturated {
+        leak.reason.push_str(&format!("; warning: {w}"));
+    }
 
     Analysis {
         requests,
@@ -155,6 +165,7 @@ pub fn analyze(plan: &Plan, timeline: &Timeline) -> Analysis {
         leak,
         thresholds,
         achieved_rate,
+        generator,
     }
 }
 

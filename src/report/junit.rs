@@ -100,6 +100,7 @@ mod tests {
             },
             thresholds,
             achieved_rate: 0.0,
+            generator: Default::default(),
         };
         Summary::new("demo & co", &end, &analysis, &[], 45.0)
     }
