@@ -13,11 +13,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::load::{self, LoadError, Recorder};
+use crate::memory::heap::{self, Planned, Taken};
+use crate::memory::inspector::{self, Endpoint, SharedInspector};
 use crate::memory::watch::{cliff, Finding, Watch};
 use crate::memory::{self as mem, OpenContext, Source, SourceError, SourceReading};
 use crate::progress::Progress;
 use crate::report::{Environment, RunEnd, RunRecord, FORMAT_VERSION};
-use crate::scenario::Plan;
+use crate::scenario::{Plan, SourcePlan, TargetPlan};
 use crate::target;
 use crate::timeline::{Event, MemorySample, PhaseSpan, Tick, Timeline};
 use crate::units::format_size;
@@ -62,12 +64,17 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         plan: plan.clone(),
         end,
         timeline,
+        heap_growth: None,
     };
 
     opts.progress.message("starting the target");
     let log = opts.out_dir.join("target.log");
+    // The inspector source opens an inspector in the node target it launches; where it will
+    // announce itself is read from the log, past what earlier runs left there.
+    let log_from = std::fs::metadata(&log).map_or(0, |m| m.len());
+    let (target_plan, endpoint) = inspector_target(plan, &log, log_from);
     let started = tokio::select! {
-        r = target::start(&plan.target, Some(&log)) => r,
+        r = target::start(&target_plan, Some(&log)) => r,
         _ = sigint.recv() => return Ok(record(timeline, RunEnd::Interrupted { signal: 2 }, None)),
         _ = sigterm.recv() => return Ok(record(timeline, RunEnd::Interrupted { signal: 15 }, None)),
     };
@@ -82,7 +89,7 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         }
     };
     let pid = target.pid();
-    let sources = match open_sources(plan, pid).await {
+    let (sources, shared) = match open_sources(plan, pid, endpoint).await {
         Ok(s) => s,
         Err(detail) => {
             timeline
@@ -114,6 +121,14 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     let recorder = engine.recorder.clone();
     let mut ticker = tokio::time::interval_at(t0 + plan.memory.interval, plan.memory.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Heap snapshots due before the load ends run beside the ticks; the rest after the load.
+    let total_s = plan.total_duration().as_secs_f64();
+    let mut due: std::collections::VecDeque<Planned> = match &shared {
+        Some(_) => heap::schedule(plan).into(),
+        None => Default::default(),
+    };
+    let mut snapshots: Vec<tokio::task::JoinHandle<Taken>> = Vec::new();
+    let far = t0 + Duration::from_secs(86_400 * 365);
 
     let end = loop {
         tokio::select! {
@@ -121,6 +136,14 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
                 let tick = sampler.tick(plan, Some(&recorder), &mut timeline.events).await;
                 opts.progress.tick(plan, &tick, timeline.ticks.last());
                 timeline.ticks.push(tick);
+            }
+            _ = tokio::time::sleep_until(
+                    due.front().map_or(far, |p| t0 + Duration::from_secs_f64(p.at_s))
+                ), if due.front().is_some_and(|p| p.at_s < total_s - 1e-6) => {
+                if let (Some(p), Some(client)) = (due.pop_front(), &shared) {
+                    opts.progress.message(&format!("heap snapshot `{}`", p.label));
+                    snapshots.push(start_snapshot(client, &opts.out_dir, p.label, t0, &recorder));
+                }
             }
             _ = &mut engine.join => break RunEnd::Completed,
             exit = target.exited() => {
@@ -144,7 +167,28 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         .tick(plan, Some(&recorder), &mut timeline.events)
         .await;
     timeline.ticks.push(last);
+    // The snapshots still due (the end of the load), while the target still runs; not after
+    // a failure or a Ctrl-C.
+    if let (RunEnd::Completed, Some(client)) = (&end, &shared) {
+        for p in due.drain(..) {
+            opts.progress.message(&format!("heap snapshot `{}`", p.label));
+            snapshots.push(start_snapshot(client, &opts.out_dir, p.label, t0, &recorder));
+        }
+    }
+    let mut taken = Vec::new();
+    for handle in snapshots {
+        // Each is bounded by heap::SNAPSHOT_TIMEOUT; a panicked one is simply missing.
+        if let Ok(t) = handle.await {
+            let (kind, detail) = t.event();
+            timeline.events.push(event(t.t_s, t.requests, kind, &detail));
+            taken.push(t);
+        }
+    }
+    timeline.events.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     opts.progress.finish();
+    // The session ends before the target stops, so the target's exit is not an error here.
+    drop(sampler);
+    drop(shared);
     if let Some(exit) = target.stop(STOP_GRACE).await {
         if end == RunEnd::Completed && exit.signal.is_none() && exit.code != Some(0) {
             let t = t0.elapsed().as_secs_f64();
@@ -156,7 +200,73 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
             ));
         }
     }
-    Ok(record(timeline, end, pid))
+    let mut rec = record(timeline, end, pid);
+    if let Some(done) = tokio::task::spawn_blocking(move || heap::diff(&taken))
+        .await
+        .ok()
+        .flatten()
+    {
+        match done {
+            Ok(growth) => rec.heap_growth = Some(growth),
+            Err(e) => {
+                let t = rec.timeline.last().map_or(0.0, |t| t.t_s);
+                let detail = format!("the heap snapshots could not be compared: {e}");
+                rec.timeline
+                    .events
+                    .push(event(t, recorder.completed(), "heap_diff_failed", &detail));
+            }
+        }
+    }
+    Ok(rec)
+}
+
+/// The target as launched (with an inspector when the inspector source needs one) and where
+/// that inspector will be found.
+fn inspector_target(plan: &Plan, log: &std::path::Path, from: u64) -> (TargetPlan, Option<Endpoint>) {
+    let mut target = plan.target.clone();
+    let Some(SourcePlan::Inspector { connect, .. }) = plan
+        .memory
+        .sources
+        .iter()
+        .find(|s| matches!(s, SourcePlan::Inspector { .. }))
+    else {
+        return (target, None);
+    };
+    if let Some(addr) = connect {
+        return (target, Some(Endpoint::Given(addr.clone())));
+    }
+    match inspector::with_inspector(&target.process) {
+        Some((process, mode)) => {
+            target.process = process;
+            let path = log.to_path_buf();
+            (target, Some(Endpoint::Log { path, from, mode }))
+        }
+        // Validation refuses this; opening the source then says why.
+        None => (target, None),
+    }
+}
+
+/// Starts one heap snapshot on the blocking pool; the requests completed are read right
+/// before it starts.
+fn start_snapshot(
+    client: &SharedInspector,
+    dir: &std::path::Path,
+    label: String,
+    t0: Instant,
+    recorder: &Arc<Recorder>,
+) -> tokio::task::JoinHandle<Taken> {
+    let (client, path, rec) = (client.clone(), heap::snapshot_path(dir, &label), recorder.clone());
+    tokio::task::spawn_blocking(move || {
+        let requests = rec.completed();
+        let t_s = t0.elapsed().as_secs_f64();
+        let result = heap::take(&client, &path);
+        Taken {
+            label,
+            t_s,
+            requests,
+            result,
+        }
+    })
 }
 
 fn interrupted(signal: i32, t0: Instant, recorder: &Recorder, timeline: &mut Timeline) -> RunEnd {
@@ -208,21 +318,38 @@ fn phase_at(spans: &[PhaseSpan], t_s: f64) -> usize {
         .unwrap_or(spans.len().saturating_sub(1))
 }
 
+/// Sources and the inspector session they share with the heap snapshots.
+type Opened = (Vec<Box<dyn Source>>, Option<SharedInspector>);
+
 /// Opens every memory source of the plan (on the blocking pool: a source may run
-/// `docker inspect` or take a first HTTP sample). The error names the source.
-async fn open_sources(plan: &Plan, pid: Option<u32>) -> Result<Vec<Box<dyn Source>>, String> {
+/// `docker inspect`, take a first HTTP sample, or connect to an inspector). The error names
+/// the source.
+async fn open_sources(
+    plan: &Plan,
+    pid: Option<u32>,
+    endpoint: Option<Endpoint>,
+) -> Result<Opened, String> {
     // smaps_rollup (pss) costs the kernel ~1 ms per process: read it when judged on, or when
     // the interval is long enough that it stays well under 1% of a core.
     let judged = plan.memory.metric.starts_with("pss");
-    let ctx = OpenContext {
+    let mut ctx = OpenContext {
         pid,
         interval: plan.memory.interval,
         pss: judged || plan.memory.interval >= PSS_MIN_INTERVAL,
+        inspector: None,
     };
     let specs = plan.memory.sources.clone();
-    tokio::task::spawn_blocking(move || mem::open_all(&specs, &ctx))
-        .await
-        .map_err(|e| format!("the memory sources could not be opened: {e}"))?
+    tokio::task::spawn_blocking(move || {
+        if let Some(ep) = endpoint {
+            let client = inspector::connect(&ep, inspector::call_timeout(ctx.interval))
+                .map_err(|e| format!("memory source `inspector`: {e}"))?;
+            ctx.inspector = Some(Arc::new(std::sync::Mutex::new(client)));
+        }
+        let sources = mem::open_all(&specs, &ctx)?;
+        Ok((sources, ctx.inspector))
+    })
+    .await
+    .map_err(|e| format!("the memory sources could not be opened: {e}"))?
 }
 
 /// One sampling pass: each source's name and result.
@@ -323,7 +450,12 @@ impl TickSampler {
         let mut findings: Vec<Finding> = Vec::new();
         for (name, result) in pass {
             match result {
+                // Skipped while a heap snapshot holds the inspector: no reading, no event.
+                Err(SourceError::Busy(_)) => {}
                 Ok(r) => {
+                    for f in &r.events {
+                        events.push(event(t_s, requests, f.kind, &f.detail));
+                    }
                     findings.extend(self.watch.observe(&name, &r.identity));
                     processes = processes.or(r.identity.processes);
                     self.last_error.remove(&name);

@@ -595,3 +595,36 @@ fn start_needs_a_runtime_and_requests() {
         );
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_age_out_of_the_pool() {
+    use super::http1::{Http1, IDLE_TTL};
+    use http_body_util::Full;
+
+    let srv = testserver::start().await;
+    let authority = srv.base_url.trim_start_matches("http://").to_string();
+    let pool = Http1::new(authority.clone(), 100);
+    let get = || {
+        hyper::Request::get("/ok")
+            .header(hyper::header::HOST, authority.as_str())
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    // A burst: three connections in use at once, then all idle.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let (mut held, mut status) = (None, None);
+        pool.exchange(get(), &mut held, &mut status).await.unwrap();
+        assert_eq!(status, Some(200));
+        conns.extend(held);
+    }
+    conns.into_iter().for_each(|c| pool.put(c));
+    assert_eq!(pool.idle_len(), 3);
+    tokio::time::sleep(IDLE_TTL + Duration::from_millis(100)).await;
+    // Steady traffic on one connection: handing it back drops the two left unused.
+    let mut held = pool.take();
+    pool.exchange(get(), &mut held, &mut None).await.unwrap();
+    pool.put(held.unwrap());
+    assert_eq!(pool.idle_len(), 1);
+    assert_eq!(srv.connections(), 3, "the kept connection was reused");
+}

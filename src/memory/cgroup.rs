@@ -150,6 +150,7 @@ impl CgroupSource {
                 oom_kills,
                 ..Identity::default()
             },
+            events: Vec::new(),
         })
     }
 }

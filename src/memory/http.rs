@@ -123,6 +123,7 @@ impl Source for PrometheusSource {
                 start_time,
                 ..Identity::default()
             },
+            events: Vec::new(),
         })
     }
 }
@@ -163,6 +164,7 @@ impl Source for JsonSource {
         Ok(SourceReading {
             metrics: BTreeMap::from([(self.metric.clone(), bytes)]),
             identity: Identity::default(),
+            events: Vec::new(),
         })
     }
 }

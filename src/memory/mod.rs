@@ -2,14 +2,18 @@
 //! - `process`: the target's memory read from /proc, summed over its whole process tree (a
 //!   Node cluster master and its workers count as one service) — this file and `tree`;
 //! - `cgroup` / `docker`: a cgroup v2 directory's memory files ([`cgroup`]);
-//! - `prometheus` / `json`: what the target reports over HTTP ([`http`], [`prometheus`]).
+//! - `prometheus` / `json`: what the target reports over HTTP ([`http`], [`prometheus`]);
+//! - `inspector`: the V8 heap over the DevTools protocol ([`inspector`]), and heap snapshots
+//!   at phase boundaries with their diff ([`heap`]).
 //!
 //! [`open`] builds them from the plan; [`watch`] spots restarts, OOM kills and memory cliffs.
 //! Sampling is blocking (files, HTTP with a timeout); run it on `spawn_blocking` so it never
 //! stalls the load generator.
 
 pub mod cgroup;
+pub mod heap;
 pub mod http;
+pub mod inspector;
 pub mod open;
 pub mod prometheus;
 pub mod source;

@@ -8,18 +8,21 @@ use std::time::Duration;
 
 use super::cgroup::{CgroupSource, CGROUP_METRICS, DOCKER_METRICS};
 use super::http::{JsonSource, PrometheusSource, MAX_TIMEOUT};
+use super::inspector::{InspectorSource, SharedInspector};
 use super::source::{ProcessSource, Source, SourceError};
 use super::{ProcessTreeSampler, METRICS};
 use crate::scenario::SourcePlan;
 
 /// What opening a source may need to know about the run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenContext {
     /// The target's root PID, when there is a process.
     pub pid: Option<u32>,
     pub interval: Duration,
     /// Whether the process source reads pss/pss_anon (costly; see `ProcessTreeSampler::set_pss`).
     pub pss: bool,
+    /// The run's inspector session, connected beforehand (see `inspector::connect`).
+    pub inspector: Option<SharedInspector>,
 }
 
 impl OpenContext {
@@ -38,6 +41,7 @@ pub fn metrics_of(spec: &SourcePlan) -> Vec<String> {
         SourcePlan::Docker { .. } => owned(DOCKER_METRICS),
         SourcePlan::Prometheus { series, .. } => series.clone(),
         SourcePlan::Json { name, .. } => vec![name.clone()],
+        SourcePlan::Inspector { .. } => owned(crate::inspect::METRICS),
     }
 }
 
@@ -68,6 +72,16 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
         }
         SourcePlan::Json { url, pointer, name } => {
             Box::new(JsonSource::new(url, pointer, name, ctx.http_timeout())?)
+        }
+        SourcePlan::Inspector { gc_every, .. } => {
+            let client = ctx.inspector.clone().ok_or_else(|| {
+                SourceError::Unavailable(
+                    "the inspector source has no inspector to talk to: give `connect: \
+                     HOST:PORT`, or let leakhound launch the node target"
+                        .to_string(),
+                )
+            })?;
+            Box::new(InspectorSource::new(client, *gc_every))
         }
     };
     Ok(Some(source))
@@ -117,6 +131,7 @@ mod tests {
             pid: None,
             interval: Duration::from_secs(1),
             pss: false,
+            inspector: None,
         };
         let e = open(&SourcePlan::Cgroup { path: None }, &ctx)
             .err()
@@ -124,5 +139,13 @@ mod tests {
         assert!(e.to_string().contains("or a `path`"), "{e}");
         assert!(open(&SourcePlan::Process, &ctx).unwrap().is_none());
         assert_eq!(ctx.http_timeout(), Duration::from_secs(1));
+        let inspector = SourcePlan::Inspector {
+            connect: None,
+            gc_every: 1,
+            snapshots: Vec::new(),
+        };
+        let e = open(&inspector, &ctx).err().unwrap();
+        assert!(e.to_string().contains("connect: HOST:PORT"), "{e}");
+        assert_eq!(metrics_of(&inspector)[0], "heap_used");
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::watch::Finding;
 use super::{MemoryError, ProcessTreeSampler};
 
 /// One reading of one source.
@@ -16,6 +17,8 @@ pub struct SourceReading {
     /// a Prometheus series name, a JSON source's `name`), so `MemorySample::get` finds them.
     pub metrics: BTreeMap<String, u64>,
     pub identity: Identity,
+    /// What the reading itself did to the target and the run should record (a forced GC).
+    pub events: Vec<Finding>,
 }
 
 /// What a source knows about who it measured, for restart and OOM detection. Every field is
@@ -52,6 +55,13 @@ pub enum SourceError {
     /// The source cannot be set up on this machine (no cgroup v2, no docker CLI, ...).
     #[error("{0}")]
     Unavailable(String),
+    /// The V8 inspector could not be reached or did not answer.
+    #[error(transparent)]
+    Inspect(#[from] crate::inspect::InspectError),
+    /// The source is in use (a heap snapshot holds the inspector): this sample is skipped,
+    /// which is no failure worth an event.
+    #[error("skipped: {0}")]
+    Busy(String),
 }
 
 /// A memory source. `sample` is called once per tick from a blocking thread; it must return
@@ -81,6 +91,7 @@ impl Source for ProcessSource {
                 pids: s.pids,
                 ..Identity::default()
             },
+            events: Vec::new(),
         })
     }
 }

@@ -180,6 +180,8 @@ struct ReportPage {
     events: Vec<EventRow>,
     environment: Vec<(String, String)>,
     reproduce: Reproduce,
+    /// "What grew", from the heap snapshots of the inspector source.
+    heap: Option<super::heap::HeapView>,
 }
 
 /// `553B (552B to 553B)`.
@@ -445,9 +447,17 @@ pub fn render(
                 && p.start_s < leak.window.from_s,
         })
         .collect();
+    // Forced GCs (one a second or so) are one row, not hundreds.
+    let gc = super::summary::ForcedGc::from_events(&tl.events);
+    let mut gc_listed = false;
     let events = tl
         .events
         .iter()
+        .filter(|e| {
+            let first = e.kind != super::summary::FORCED_GC || !gc_listed;
+            gc_listed |= e.kind == super::summary::FORCED_GC;
+            first
+        })
         .map(|e| EventRow {
             t: if e.t_s < 60.0 {
                 format!("{:.1}s", e.t_s)
@@ -456,7 +466,13 @@ pub fn render(
             },
             requests: format_count(e.requests as f64),
             kind: e.kind.clone(),
-            detail: e.detail.clone(),
+            detail: match (&gc, e.kind == super::summary::FORCED_GC) {
+                (Some(gc), true) => format!(
+                    "{}, from this time on; each stalls the target (the latency plot marks them)",
+                    gc.text()
+                ),
+                _ => e.detail.clone(),
+            },
         })
         .collect();
     let environment = vec![
@@ -515,6 +531,10 @@ pub fn render(
         phases,
         events,
         environment,
+        heap: record
+            .heap_growth
+            .as_ref()
+            .map(|g| super::heap::HeapView::build(dir, g)),
         reproduce: Reproduce {
             command: env
                 .command_line

@@ -60,6 +60,12 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
     // Relative, so it shows wherever the folder is published (CI artifact, PR comment upload).
     let _ = writeln!(s, "![memory vs requests](memory-vs-requests.png)\n");
 
+    if let Some(g) = &summary.heap_growth {
+        let _ = writeln!(s, "{}\n", super::heap::markdown_line(g));
+    }
+    if let Some(gc) = &summary.forced_gc {
+        let _ = writeln!(s, "Inspector: {}.\n", gc.text());
+    }
     if !summary.thresholds.is_empty() {
         let _ = writeln!(
             s,

@@ -7,6 +7,7 @@
 //! rename), so an interrupted run never leaves half a file.
 
 pub mod compare;
+mod heap;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -70,13 +71,14 @@ pub fn default_folder(name: &str, started: std::time::SystemTime) -> PathBuf {
 pub fn write_folder(dir: &Path, record: &RunRecord) -> Result<(Analysis, Summary), ReportError> {
     let analysis = analysis::analyze(&record.plan, &record.timeline);
     let duration_s = record.timeline.last().map_or(0.0, |t| t.t_s);
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         &record.plan.name,
         &record.end,
         &analysis,
         &record.timeline.events,
         duration_s,
     );
+    summary.heap_growth = record.heap_growth.clone();
     write_json(&dir.join("run.json"), record)?;
     write_json(&dir.join("summary.json"), &summary)?;
     write_atomic(

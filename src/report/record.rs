@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::summary::RunEnd;
+use crate::inspect::HeapGrowth;
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
 
@@ -56,6 +57,9 @@ pub struct RunRecord {
     pub plan: Plan,
     pub end: RunEnd,
     pub timeline: Timeline,
+    /// What grew between the heap snapshots of the inspector source (absent without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_growth: Option<HeapGrowth>,
 }
 
 #[derive(Debug, Error)]

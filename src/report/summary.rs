@@ -8,7 +8,12 @@ use crate::analysis::{
     Analysis, EndpointSummary, LatencySummary, LeakReport, MemorySummary, RequestCounts,
     ThresholdResult,
 };
+use crate::inspect::HeapGrowth;
 use crate::timeline::Event;
+
+/// The event kind of a GC forced by the inspector source: one per sample or so, so
+/// summary.json counts them ([`ForcedGc`]) instead of listing each (run.json keeps them all).
+pub const FORCED_GC: &str = "forced_gc";
 
 /// How a run ended, before analysis.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,6 +63,60 @@ pub struct Summary {
     pub achieved_rate: f64,
     pub endpoints: Vec<EndpointSummary>,
     pub leakhound_version: String,
+    /// GCs forced by the inspector source, summed up (absent without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forced_gc: Option<ForcedGc>,
+    /// What grew between the heap snapshots (absent without the inspector's snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_growth: Option<HeapGrowth>,
+}
+
+/// The forced GCs of a run: how many, and how long they stalled the target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ForcedGc {
+    pub count: u64,
+    pub total_ms: f64,
+    pub median_ms: f64,
+    pub max_ms: f64,
+}
+
+impl ForcedGc {
+    /// Sums up the `forced_gc` events (their detail says `... took 12.3 ms`).
+    pub fn from_events(events: &[Event]) -> Option<ForcedGc> {
+        let mut ms: Vec<f64> = events
+            .iter()
+            .filter(|e| e.kind == FORCED_GC)
+            .map(|e| gc_ms(&e.detail).unwrap_or(0.0))
+            .collect();
+        if ms.is_empty() {
+            return None;
+        }
+        ms.sort_by(f64::total_cmp);
+        Some(ForcedGc {
+            count: ms.len() as u64,
+            total_ms: ms.iter().sum(),
+            median_ms: ms[ms.len() / 2],
+            max_ms: ms[ms.len() - 1],
+        })
+    }
+
+    /// `412 forced GCs (median 3.1 ms, max 40.2 ms, 1.3 s in all)`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} forced GC{} (median {:.1} ms, max {:.1} ms, {:.2} s in all)",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.median_ms,
+            self.max_ms,
+            self.total_ms / 1000.0
+        )
+    }
+}
+
+/// The milliseconds in a forced_gc detail: the number before the last ` ms`.
+fn gc_ms(detail: &str) -> Option<f64> {
+    let head = &detail[..detail.rfind(" ms")?];
+    head.rsplit(' ').next()?.parse().ok()
 }
 
 impl Summary {
@@ -79,12 +138,50 @@ impl Summary {
             memory: analysis.memory.clone(),
             leak: analysis.leak.clone(),
             thresholds: analysis.thresholds.clone(),
-            events: events.to_vec(),
+            events: events
+                .iter()
+                .filter(|e| e.kind != FORCED_GC)
+                .cloned()
+                .collect(),
             end: end.clone(),
             duration_s,
             achieved_rate: analysis.achieved_rate,
             endpoints: analysis.endpoints.clone(),
             leakhound_version: env!("CARGO_PKG_VERSION").to_string(),
+            forced_gc: ForcedGc::from_events(events),
+            heap_growth: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, detail: &str) -> Event {
+        Event {
+            t_s: 1.0,
+            kind: kind.into(),
+            detail: detail.into(),
+            requests: 10,
+        }
+    }
+
+    #[test]
+    fn forced_gcs_are_counted_not_listed() {
+        let detail = |ms: f64| format!("full GC forced by the inspector source took {ms:.1} ms");
+        let events = vec![
+            ev(FORCED_GC, &detail(3.0)),
+            ev("restart", "gone"),
+            ev(FORCED_GC, &detail(40.5)),
+            ev(FORCED_GC, &detail(2.0)),
+        ];
+        let gc = ForcedGc::from_events(&events).unwrap();
+        assert_eq!(gc.count, 3);
+        assert!((gc.total_ms - 45.5).abs() < 1e-9);
+        assert_eq!((gc.median_ms, gc.max_ms), (3.0, 40.5));
+        assert!(gc.text().starts_with("3 forced GCs (median 3.0 ms"), "{}", gc.text());
+        assert!(ForcedGc::from_events(&events[1..2]).is_none());
+        assert_eq!(gc_ms("no number here"), None);
     }
 }

@@ -75,8 +75,60 @@ fn source_line(s: &SourcePlan) -> String {
         }
         SourcePlan::Prometheus { url, series } => format!("GET {url}: {}", series.join(", ")),
         SourcePlan::Json { url, pointer, name } => format!("GET {url} at {pointer}: {name}"),
+        SourcePlan::Inspector { gc_every, .. } => {
+            let gc = match gc_every {
+                0 => "no forced GC".to_string(),
+                1 => "after a forced full GC at every sample".to_string(),
+                n => format!("a forced full GC every {n} samples"),
+            };
+            format!("V8 heap via the inspector: heap_used, heap_total, external, array_buffers; {gc}")
+        }
     };
     format!("{:<10}  {what}", s.name())
+}
+
+/// The inspector's extra lines: where its inspector comes from and when snapshots are taken.
+fn inspector_lines(plan: &Plan, connect: Option<&String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let how = match (connect, crate::memory::inspector::with_inspector(&plan.target.process)) {
+        (Some(addr), _) => format!("connects to the inspector at {addr}"),
+        (None, Some((_, crate::memory::inspector::LaunchMode::Flag))) => format!(
+            "leakhound adds {} to the node command and reads the port from target.log",
+            crate::inspect::INSPECT_FLAG
+        ),
+        (None, Some(_)) => format!(
+            "leakhound adds {} to NODE_OPTIONS; the last inspector announced in target.log is used",
+            crate::inspect::INSPECT_FLAG
+        ),
+        (None, None) => "no inspector to connect to (give `connect:`)".to_string(),
+    };
+    out.push(format!("{:<10}  {how}", ""));
+    let snaps = crate::memory::heap::schedule(plan);
+    if snaps.is_empty() {
+        out.push(format!("{:<10}  no heap snapshots", ""));
+    } else {
+        let at: Vec<String> = snaps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} at {}",
+                    s.label,
+                    format_duration(std::time::Duration::from_secs_f64(s.at_s.max(0.0)))
+                )
+            })
+            .collect();
+        let diff = if snaps.len() >= 2 {
+            "; diffed after the run (What grew)"
+        } else {
+            "; one snapshot: no diff"
+        };
+        out.push(format!(
+            "{:<10}  heap snapshots {} into heap-<label>.heapsnapshot (each pauses the target){diff}",
+            "",
+            at.join(", ")
+        ));
+    }
+    out
 }
 
 /// Human-readable resolved plan for `leakhound validate`.
@@ -142,6 +194,11 @@ pub fn describe(plan: &Plan) -> String {
     }
     for (i, s) in m.sources.iter().enumerate() {
         memory.push((if i == 0 { "sources" } else { "" }, source_line(s)));
+        if let SourcePlan::Inspector { connect, .. } = s {
+            for line in inspector_lines(plan, connect.as_ref()) {
+                memory.push(("", line));
+            }
+        }
     }
     let _ = writeln!(out, "Memory\n{}", pairs(&memory));
 

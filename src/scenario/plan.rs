@@ -98,6 +98,19 @@ pub enum SourcePlan {
         pointer: String,
         name: String,
     },
+    /// A V8 inspector (Node's `--inspect`): post-GC heap readings and heap snapshots.
+    Inspector {
+        /// `host:port` or `ws://host:port/id` of an inspector that is already open; None =
+        /// leakhound opens one in the node target it launches (`--inspect=127.0.0.1:0`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connect: Option<String>,
+        /// Force a full GC before every Nth sample (1 = every sample, 0 = never).
+        #[serde(default)]
+        gc_every: u32,
+        /// Heap snapshots to take: `after-warmup`, `mid`, `end` (in run order).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        snapshots: Vec<String>,
+    },
 }
 
 impl SourcePlan {
@@ -109,6 +122,7 @@ impl SourcePlan {
             SourcePlan::Docker { .. } => "docker",
             SourcePlan::Prometheus { .. } => "prometheus",
             SourcePlan::Json { .. } => "json",
+            SourcePlan::Inspector { .. } => "inspector",
         }
     }
 }

@@ -60,10 +60,12 @@ pub enum SourceEntry {
     Docker(DockerOptions),
     Prometheus(PrometheusOptions),
     Json(JsonOptions),
+    Inspector(InspectorOptions),
 }
 
 /// Source names that take an options mapping.
-pub const SOURCE_KINDS_WITH_OPTIONS: &[&str] = &["cgroup", "docker", "prometheus", "json"];
+pub const SOURCE_KINDS_WITH_OPTIONS: &[&str] =
+    &["cgroup", "docker", "prometheus", "json", "inspector"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +92,16 @@ pub struct JsonOptions {
     pub url: Text,
     pub pointer: Text,
     pub name: Option<Text>,
+}
+
+/// `- inspector: {connect: 127.0.0.1:9229, gc_every: 4, snapshots: [after_warmup, mid, end]}`;
+/// every key optional.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectorOptions {
+    pub connect: Option<Text>,
+    pub gc_every: Option<Whole>,
+    pub snapshots: Option<Vec<Text>>,
 }
 
 impl<'de> Deserialize<'de> for SourceEntry {
@@ -119,6 +131,11 @@ impl<'de> Deserialize<'de> for SourceEntry {
                     "docker" => SourceEntry::Docker(map.next_value()?),
                     "prometheus" => SourceEntry::Prometheus(map.next_value()?),
                     "json" => SourceEntry::Json(map.next_value()?),
+                    "inspector" => {
+                        // `- inspector:` with nothing after it: every default.
+                        let o: Option<InspectorOptions> = map.next_value()?;
+                        SourceEntry::Inspector(o.unwrap_or_default())
+                    }
                     other => {
                         return Err(de::Error::custom(format!(
                             "`{other}` is not a source that takes options; write a bare name \

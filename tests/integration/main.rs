@@ -16,6 +16,7 @@
 mod accuracy;
 mod bad_input;
 mod faults;
+mod inspect;
 mod interrupts;
 mod report;
 mod soak;

@@ -40,7 +40,13 @@ pub struct Mark {
 pub struct Decor {
     pub bands: Vec<Band>,
     pub marks: Vec<Mark>,
+    /// Frequent, routine events (GCs forced by the inspector source): short light ticks at the
+    /// bottom, unlabelled but one, so hundreds of them never hide the data or the other events.
+    pub ticks: Vec<f64>,
 }
+
+/// Event kinds drawn as ticks rather than labelled lines.
+const TICK_KINDS: &[&str] = &["forced_gc"];
 
 /// Most events drawn; past this, the HTML table lists them all.
 const MAX_EVENTS: usize = 12;
@@ -131,7 +137,14 @@ pub fn build(
             faint: true,
         });
     }
-    for e in tl.events.iter().take(MAX_EVENTS) {
+    for e in tl.events.iter().filter(|e| TICK_KINDS.contains(&e.kind.as_str())) {
+        d.ticks.push(event_x(e));
+    }
+    let notable = tl
+        .events
+        .iter()
+        .filter(|e| !TICK_KINDS.contains(&e.kind.as_str()));
+    for e in notable.take(MAX_EVENTS) {
         d.marks.push(Mark {
             x: event_x(e),
             label: e.kind.replace('_', " "),
@@ -201,6 +214,32 @@ pub fn draw<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
             ))?;
         }
     }
+    if let Some(&first) = d.ticks.first() {
+        let color = style::EVENT.mix(0.45);
+        let height = (y1 - y0) * 0.035;
+        let thin = ShapeStyle {
+            color: color.to_rgba(),
+            filled: false,
+            stroke_width: 1,
+        };
+        chart.draw_series(
+            d.ticks
+                .iter()
+                .map(|&x| PathElement::new(vec![(x, y0), (x, y0 + height)], thin)),
+        )?;
+        if labels {
+            let x_px = chart.backend_coord(&(first, y0)).0;
+            let label = "forced GC";
+            let (_, hpos, dx) = place(label, first, x_px, right_px, x_end);
+            let text = (FAMILY, 12)
+                .into_font()
+                .color(&color)
+                .pos(Pos::new(hpos, VPos::Bottom));
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((first, y0 + height)) + Text::new(label, (dx, -2), text),
+            ))?;
+        }
+    }
     Ok(())
 }
 
@@ -267,12 +306,20 @@ mod tests {
                 t_s: 45.0,
                 ..Tick::default()
             }],
-            events: vec![Event {
-                t_s: 30.0,
-                kind: "target_exited".into(),
-                detail: String::new(),
-                requests: 7,
-            }],
+            events: vec![
+                Event {
+                    t_s: 30.0,
+                    kind: "target_exited".into(),
+                    detail: String::new(),
+                    requests: 7,
+                },
+                Event {
+                    t_s: 31.0,
+                    kind: "forced_gc".into(),
+                    detail: String::new(),
+                    requests: 9,
+                },
+            ],
             ..Timeline::default()
         };
         // Requests stop growing after 40 s: the idle phase has no width on a requests axis.
@@ -302,6 +349,9 @@ mod tests {
                 event: true
             }
         );
+        // A forced GC is a tick, not a labelled line.
+        assert_eq!(d.marks.len(), 2);
+        assert_eq!(d.ticks, vec![9.0]);
     }
 
     #[test]

@@ -191,6 +191,7 @@ impl Synthetic {
             plan,
             end: RunEnd::Completed,
             timeline,
+            heap_growth: None,
         })
     }
 }

@@ -5,17 +5,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::super::error::KeyPath;
-use super::super::plan::{MemoryPlan, SourcePlan};
-use super::super::schema::{self, SourceEntry, Text};
+use super::super::plan::{MemoryPlan, SourcePlan, TargetProcess};
+use super::super::schema::{self, InspectorOptions, SourceEntry, Text, Whole};
 use super::super::source::Source;
 use super::Result;
+use crate::memory::heap::SNAPSHOT_POINTS;
+use crate::memory::inspector::{default_gc_every, launch_mode};
 use crate::memory::prometheus::Selector;
 use crate::memory::{metrics_of, METRICS};
 
 /// Memory sources that work today.
-pub const SOURCES: &[&str] = &["process", "cgroup", "docker", "prometheus", "json"];
+pub const SOURCES: &[&str] = &["process", "cgroup", "docker", "prometheus", "json", "inspector"];
 /// Memory sources that are planned but not built yet.
-const LATER_SOURCES: &[&str] = &["inspector"];
+const LATER_SOURCES: &[&str] = &[];
+/// Most samples between forced GCs a scenario may ask for.
+const MAX_GC_EVERY: u64 = 10_000;
 
 pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<MemoryPlan> {
     let interval = match m.and_then(|m| m.interval.as_ref()) {
@@ -36,7 +40,7 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
         Some(list) => {
             for (i, entry) in list.iter().enumerate() {
                 let here = at.key("sources").index(i);
-                let plan = source(entry, src, &here)?;
+                let plan = source(entry, interval, src, &here)?;
                 if let Some(j) = sources.iter().position(|s| s.name() == plan.name()) {
                     let how = match plan {
                         SourcePlan::Prometheus { .. } => "; list all its series in one entry",
@@ -78,8 +82,14 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
             .flat_map(|s| metrics_of(s).into_iter().map(|m| (m, s.name())))
             .collect();
     }
+    let inspector = sources
+        .iter()
+        .any(|s| matches!(s, SourcePlan::Inspector { .. }));
     let metric = match m.and_then(|m| m.metric.as_ref()) {
-        // rss_anon when the process source is there; else the first source's first metric.
+        // The V8 heap after GC when the inspector is on: live objects, no GC sawtooth, no
+        // allocator slack; else rss_anon when the process source is there; else the first
+        // source's first metric.
+        None if inspector => "heap_used".to_string(),
         None if sources.contains(&SourcePlan::Process) => "rss_anon".to_string(),
         None => match provided.first() {
             Some((m, _)) => m.clone(),
@@ -114,8 +124,55 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
     })
 }
 
+/// Checks the sources against the target: the inspector source without `connect` needs a
+/// target leakhound launches and can open an inspector in (node, or a launcher of node).
+/// To be called by `resolve` right after `memory` (until then a run reports the same problem
+/// when it opens the source, exit 3).
+#[allow(dead_code)]
+pub(super) fn check_target(
+    memory: &MemoryPlan,
+    process: &TargetProcess,
+    src: &Source,
+    at: &KeyPath,
+) -> Result<()> {
+    let Some(i) = memory
+        .sources
+        .iter()
+        .position(|s| matches!(s, SourcePlan::Inspector { connect: None, .. }))
+    else {
+        return Ok(());
+    };
+    let here = at.key("sources").index(i);
+    match process {
+        TargetProcess::Launch { command, env, .. } => match launch_mode(command, env) {
+            Ok(_) => Ok(()),
+            Err(program) => Err(src.value_error(
+                &here,
+                format!(
+                    "the inspector source cannot open a V8 inspector in `{program}`: leakhound \
+                     adds --inspect=127.0.0.1:0 to a `node` command (or NODE_OPTIONS for npm, \
+                     npx, yarn, pnpm, nodemon, ts-node, tsx). Give `- inspector: {{connect: \
+                     127.0.0.1:9229}}` for a node process started with --inspect, or set \
+                     `target.env.NODE_OPTIONS: --inspect=127.0.0.1:0` if `{program}` starts node"
+                ),
+            )),
+        },
+        _ => Err(src.value_error(
+            &here,
+            "the inspector source needs `connect: HOST:PORT` when leakhound does not launch \
+             the target: start it with `node --inspect=127.0.0.1:9229 server.js` and write \
+             `- inspector: {connect: 127.0.0.1:9229}`",
+        )),
+    }
+}
+
 /// One `memory.sources` entry.
-fn source(entry: &SourceEntry, src: &Source, here: &KeyPath) -> Result<SourcePlan> {
+fn source(
+    entry: &SourceEntry,
+    interval: Duration,
+    src: &Source,
+    here: &KeyPath,
+) -> Result<SourcePlan> {
     let supported = SOURCES.join(", ");
     let needs = |name: &str, example: &str| {
         src.value_error(
@@ -127,6 +184,7 @@ fn source(entry: &SourceEntry, src: &Source, here: &KeyPath) -> Result<SourcePla
         SourceEntry::Name(name) => match name.as_str() {
             "process" => Ok(SourcePlan::Process),
             "cgroup" => Ok(SourcePlan::Cgroup { path: None }),
+            "inspector" => inspector(&InspectorOptions::default(), interval, src, here),
             "docker" => Err(needs("docker", "{container: my-api}")),
             "prometheus" => Err(needs(
                 "prometheus",
@@ -223,7 +281,82 @@ fn source(entry: &SourceEntry, src: &Source, here: &KeyPath) -> Result<SourcePla
             }
             Ok(SourcePlan::Json { url, pointer, name })
         }
+        SourceEntry::Inspector(o) => inspector(o, interval, src, &here.key("inspector")),
     }
+}
+
+/// `- inspector: {connect, gc_every, snapshots}`; `at` is the options' own path.
+fn inspector(
+    o: &InspectorOptions,
+    interval: Duration,
+    src: &Source,
+    at: &KeyPath,
+) -> Result<SourcePlan> {
+    let connect = match &o.connect {
+        None => None,
+        Some(Text(c)) => {
+            let c = c.trim();
+            let hostport = c.strip_prefix("ws://").map_or(Some(c), |rest| {
+                rest.split('/').next().filter(|h| !h.is_empty())
+            });
+            let ok = hostport
+                .and_then(|h| h.rsplit_once(':'))
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(src.value_error(
+                    &at.key("connect"),
+                    format!(
+                        "`{c}` is not an inspector address; write HOST:PORT (e.g. \
+                         127.0.0.1:9229) or the ws://HOST:PORT/ID URL node prints"
+                    ),
+                ));
+            }
+            Some(c.to_string())
+        }
+    };
+    let gc_every = match o.gc_every {
+        None => default_gc_every(interval),
+        Some(Whole(n)) if n <= MAX_GC_EVERY => n as u32,
+        Some(Whole(n)) => {
+            return Err(src.value_error(
+                &at.key("gc_every"),
+                format!(
+                    "`{n}` is too large; force a GC every 1 to {MAX_GC_EVERY} samples, or 0 \
+                     for never"
+                ),
+            ))
+        }
+    };
+    let mut snapshots: Vec<String> = Vec::new();
+    match &o.snapshots {
+        None => snapshots.extend(SNAPSHOT_POINTS.iter().map(|s| s.to_string())),
+        Some(list) => {
+            for (i, Text(name)) in list.iter().enumerate() {
+                let label = name.trim().replace('_', "-");
+                if !SNAPSHOT_POINTS.contains(&label.as_str()) {
+                    return Err(src.value_error(
+                        &at.key("snapshots").index(i),
+                        format!(
+                            "unknown snapshot point `{name}`; use after_warmup, mid, end (or \
+                             `snapshots: []` for none)"
+                        ),
+                    ));
+                }
+                if snapshots.contains(&label) {
+                    return Err(src.value_error(
+                        &at.key("snapshots").index(i),
+                        format!("`{name}` is listed twice"),
+                    ));
+                }
+                snapshots.push(label);
+            }
+        }
+    }
+    Ok(SourcePlan::Inspector {
+        connect,
+        gc_every,
+        snapshots,
+    })
 }
 
 /// An http(s) URL with a host, as text.
@@ -340,7 +473,6 @@ memory:
             ("  sources: [{heap: {a: 1}}]\n", "memory.sources[0]: `heap` is not a source that takes options"),
             ("  sources: [{cgroup: ~, docker: {container: x}}]\n", "give one source per list entry"),
             ("  sources: [process, process]\n", "memory.sources[1]: `process` is already listed at memory.sources[0]"),
-            ("  sources: [inspector]\n", "memory source `inspector` is not supported yet"),
             ("  sources: [cgroup]\n  metric: rss_anon\n", "memory.metric: unknown metric `rss_anon`; use one of: cgroup_current, cgroup_anon, cgroup_file (add the `process` source"),
             ("  sources: []\n", "memory.sources: lists no source"),
         ];
@@ -353,6 +485,66 @@ memory:
             })
             .collect();
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_inspector_resolves_with_defaults_and_judges_heap_used() {
+        let p = run("  interval: 250ms\n  sources: [process, inspector]\n").unwrap();
+        assert_eq!(p.memory.metric, "heap_used");
+        assert_eq!(
+            p.memory.sources[1],
+            SourcePlan::Inspector {
+                connect: None,
+                gc_every: 4,
+                snapshots: vec!["after-warmup".into(), "mid".into(), "end".into()],
+            }
+        );
+        let p = run("  metric: rss_anon\n  sources:\n    - process\n    - inspector: {connect: '127.0.0.1:9229', gc_every: 0, snapshots: [end, after_warmup]}\n").unwrap();
+        assert_eq!(p.memory.metric, "rss_anon");
+        assert_eq!(
+            p.memory.sources[1],
+            SourcePlan::Inspector {
+                connect: Some("127.0.0.1:9229".into()),
+                gc_every: 0,
+                snapshots: vec!["end".into(), "after-warmup".into()],
+            }
+        );
+        let cases = [
+            ("  sources: [{inspector: {connect: 'localhost'}}]\n", "memory.sources[0].inspector.connect: `localhost` is not an inspector address"),
+            ("  sources: [{inspector: {snapshots: [start]}}]\n", "memory.sources[0].inspector.snapshots[0]: unknown snapshot point `start`"),
+            ("  sources: [{inspector: {snapshots: [mid, mid]}}]\n", "`mid` is listed twice"),
+            ("  sources: [{inspector: {gc_every: 100000}}]\n", "memory.sources[0].inspector.gc_every: `100000` is too large"),
+            ("  sources: [{inspector: {gc: 1}}]\n", "memory.sources[0].inspector: unknown key `gc`"),
+        ];
+        for (yaml, want) in cases {
+            let e = run(yaml).unwrap_err();
+            assert!(e.contains(want), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_inspector_needs_a_node_target_or_an_address() {
+        let check = |target: &str, sources: &str| {
+            let text = BASE.replace("  pid: 4242\n", target) + sources;
+            let plan = parse(&text, "s.yaml", Path::new("/"), &Overrides::default()).unwrap();
+            let src = Source {
+                origin: "s.yaml",
+                text: &text,
+                sets: &[],
+            };
+            let at = KeyPath::root().key("memory");
+            check_target(&plan.memory, &plan.target.process, &src, &at).map_err(|e| e.to_string())
+        };
+        let e = check("  pid: 4242\n", "  sources: [inspector]\n").unwrap_err();
+        assert!(
+            e.contains("s.yaml:11:") && e.contains("memory.sources[0]: the inspector source needs `connect: HOST:PORT`"),
+            "{e}"
+        );
+        let e = check("  command: [python3, app.py]\n", "  sources: [process, inspector]\n").unwrap_err();
+        assert!(e.contains("cannot open a V8 inspector in `python3`"), "{e}");
+        assert!(check("  command: [node, app.js]\n", "  sources: [inspector]\n").is_ok());
+        assert!(check("  command: [npm, start]\n", "  sources: [inspector]\n").is_ok());
+        assert!(check("  pid: 4242\n", "  sources: [{inspector: {connect: '127.0.0.1:9229'}}]\n").is_ok());
     }
 
     #[test]
