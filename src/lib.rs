@@ -14,6 +14,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod selfstat;
 pub mod target;
 pub mod timeline;
 pub mod units;

@@ -12,7 +12,8 @@ use thiserror::Error;
 /// Forms shown when a duration does not parse.
 pub const DURATION_FORMS: &str = "500ms, 30s, 5m, 1h30m";
 /// Forms shown when a size does not parse.
-pub const SIZE_FORMS: &str = "64B, 4KiB, 50MiB, 1GB (KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n)";
+pub const SIZE_FORMS: &str =
+    "64B, 4KiB, 50MiB, 1GB (KB/MB/GB/TB/PB/EB = 1000^n, KiB/MiB/GiB/TiB/PiB/EiB = 1024^n)";
 /// Forms shown when a rate does not parse.
 pub const RATE_FORMS: &str = "200 (per second), 50/1s, 600/1m, 10/500ms";
 /// Forms shown when a percentage does not parse.
@@ -143,15 +144,25 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
+        "pb" => 1_000_000_000_000_000,
+        "eb" => 1_000_000_000_000_000_000,
         "kib" => 1 << 10,
         "mib" => 1 << 20,
         "gib" => 1 << 30,
         "tib" => 1 << 40,
+        "pib" => 1 << 50,
+        "eib" => 1 << 60,
         _ => return Err(bad()),
     };
     // Scale by 2 to round half up: (2x + 1) / 2.
     let doubled = scaled(num, mult * 2).ok_or_else(bad)?;
-    u64::try_from(doubled.div_ceil(2)).map_err(|_| UnitError::OutOfRange {
+    let bytes = doubled.div_ceil(2);
+    // `16EiB` is what format_size prints for the largest sizes (u64::MAX is 16EiB less one
+    // byte), so the limit itself parses, as the largest size there is.
+    if bytes == 1 << 64 {
+        return Ok(u64::MAX);
+    }
+    u64::try_from(bytes).map_err(|_| UnitError::OutOfRange {
         text: s.to_string(),
         kind: "size",
         allowed: "at most 16EiB",
@@ -378,6 +389,15 @@ mod tests {
         assert_eq!(parse_size("1024"), Ok(1024));
         assert_eq!(parse_size("4kib"), Ok(4096));
         assert_eq!(parse_size("0.5B"), Ok(1), "rounds half up");
+        assert_eq!(parse_size("1PiB"), Ok(1 << 50));
+        assert_eq!(parse_size("2EiB"), Ok(2 << 60));
+        assert_eq!(parse_size("3PB"), Ok(3_000_000_000_000_000));
+        assert_eq!(parse_size("1eb"), Ok(1_000_000_000_000_000_000));
+        assert_eq!(
+            parse_size("16EiB"),
+            Ok(u64::MAX),
+            "the limit itself is the largest size"
+        );
     }
 
     #[test]
@@ -393,6 +413,12 @@ mod tests {
             parse_size("99999999TiB"),
             Err(UnitError::OutOfRange { .. })
         ));
+        for over in ["16.0001EiB", "17EiB", "18.5EB"] {
+            assert!(
+                matches!(parse_size(over), Err(UnitError::OutOfRange { .. })),
+                "{over}"
+            );
+        }
     }
 
     #[test]

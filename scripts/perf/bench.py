@@ -420,7 +420,7 @@ def bench_collector(a, work):
         for label in ("1s", "100ms", "100ms-pss"):
             j = jitter_ms(res[label])
             row(f"sampling jitter p99 at {label}, ms", pct(j, 0.99), digits=2, target="< 10",
-                note=f"|gap - interval| over {len(j)} gaps; p50 {pct(j, 0.5) or 0:.2f}")
+                note=f"abs(gap - interval) over {len(j)} gaps; p50 {pct(j, 0.5) or 0:.2f}")
         return res
     finally:
         stop(target)

@@ -371,7 +371,7 @@ fn common_path(
 impl HeapGrowth {
     /// The sentence for people: which objects survive GC, how many per 1,000 requests, and
     /// the chain that holds them.
-    fn describe(&self, a: &str, b: &str, c: &str) -> String {
+    pub(crate) fn describe(&self, a: &str, b: &str, c: &str) -> String {
         let Some(top) = self.growers.first() else {
             return format!(
                 "No class of objects born between the {a} and {b} snapshots ({} requests) \

@@ -21,6 +21,8 @@ pub struct OpenContext {
     pub interval: Duration,
     /// Whether the process source reads pss/pss_anon (costly; see `ProcessTreeSampler::set_pss`).
     pub pss: bool,
+    /// When set, pss is read only as often as keeps its cost under this share of one core.
+    pub pss_budget: Option<f64>,
     /// The run's inspector session, connected beforehand (see `inspector::connect`).
     pub inspector: Option<SharedInspector>,
 }
@@ -60,6 +62,7 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
             let Some(pid) = ctx.pid else { return Ok(None) };
             let mut sampler = ProcessTreeSampler::new(pid)?;
             sampler.set_pss(ctx.pss);
+            sampler.set_pss_budget(ctx.pss_budget);
             Box::new(ProcessSource(sampler))
         }
         SourcePlan::Cgroup { path: Some(path) } => Box::new(CgroupSource::at(path.clone())?),
@@ -130,6 +133,7 @@ mod tests {
         let ctx = OpenContext {
             pid: None,
             interval: Duration::from_secs(1),
+            pss_budget: None,
             pss: false,
             inspector: None,
         };

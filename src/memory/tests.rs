@@ -167,9 +167,29 @@ fn a_child_that_exits_is_dropped_from_the_sum_without_error() {
     assert_eq!(n, 2);
 }
 
-/// Cost of one sample on a Node tree of 4 processes; printed for the record (run with
-/// `--nocapture`), asserted only loosely so a busy CI machine does not fail it.
 #[test]
+fn pss_is_read_within_its_cpu_budget() {
+    let g = NodeGroup::start(&tree_script(1));
+    let mut sampler = ProcessTreeSampler::new(g.pid()).unwrap();
+    // A budget so small the next read is due in hours: only the first sample reads pss.
+    sampler.set_pss_budget(Some(1e-9));
+    let first = sampler.sample().unwrap();
+    let second = sampler.sample().unwrap();
+    if sampler.pss() {
+        assert!(first.metrics.contains_key("pss"), "{first:?}");
+    }
+    assert!(!second.metrics.contains_key("pss"), "{second:?}");
+    assert!(second.metrics.contains_key("rss_anon"));
+    // Without a budget every sample reads it.
+    sampler.set_pss_budget(None);
+    let third = sampler.sample().unwrap();
+    assert_eq!(third.metrics.contains_key("pss"), sampler.pss());
+}
+
+/// Cost of one sample on a Node tree of 4 processes: a benchmark, printed for the record
+/// (`cargo test --release --lib sample_cost -- --ignored --nocapture`).
+#[test]
+#[ignore = "benchmark: prints the cost of a sample"]
 fn sample_cost_on_a_node_tree() {
     let g = NodeGroup::start(&tree_script(3));
     let mut sampler = ProcessTreeSampler::new(g.pid()).unwrap();

@@ -346,7 +346,7 @@ pub fn render(
     let m = &analysis.memory;
     let q = &analysis.requests;
     let l = &analysis.latency_ms;
-    let figures = vec![
+    let mut figures = vec![
         Card {
             label: "per request".into(),
             value: if leak.intercept_bytes.is_some() {
@@ -398,6 +398,18 @@ pub fn render(
             )),
         },
     ];
+    let g = &analysis.generator;
+    if let (Some(cpu), Some(rss)) = (g.cpu_percent, g.rss_peak_bytes) {
+        figures.push(Card {
+            label: "leakhound itself".into(),
+            value: format!("{cpu:.0}% CPU · {}", format_size(rss as f64)),
+            sub: Some(match (&g.saturated, g.cpu_us_per_request) {
+                (Some(_), _) => "saturated: see the verdict".to_string(),
+                (None, Some(us)) => format!("{us:.0} µs CPU per request; kept up"),
+                (None, None) => "kept up".to_string(),
+            }),
+        });
+    }
     let endpoints: Vec<EndpointRow> = analysis
         .endpoints
         .iter()

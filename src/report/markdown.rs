@@ -34,6 +34,19 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
         summary.requests.completed, summary.requests.errors, summary.requests.timeouts
     );
     let _ = writeln!(s, "| achieved rate | {:.1}/s |", analysis.achieved_rate);
+    let g = &analysis.generator;
+    if let (Some(cpu), Some(rss)) = (g.cpu_percent, g.rss_peak_bytes) {
+        let state = if g.saturated.is_some() {
+            "**saturated**"
+        } else {
+            "kept up"
+        };
+        let _ = writeln!(
+            s,
+            "| leakhound itself | {cpu:.0}% CPU, peak RSS {}, {state} |",
+            format_size(rss as f64)
+        );
+    }
     let l = &summary.latency_ms;
     let _ = writeln!(
         s,

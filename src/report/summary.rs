@@ -69,6 +69,9 @@ pub struct Summary {
     /// What grew between the heap snapshots (absent without the inspector's snapshots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_growth: Option<HeapGrowth>,
+    /// leakhound's own CPU and memory, and whether it kept up with the plan.
+    #[serde(default)]
+    pub generator: crate::analysis::GeneratorUse,
 }
 
 /// The forced GCs of a run: how many, and how long they stalled the target.
@@ -150,6 +153,7 @@ impl Summary {
             leakhound_version: env!("CARGO_PKG_VERSION").to_string(),
             forced_gc: ForcedGc::from_events(events),
             heap_growth: None,
+            generator: analysis.generator.clone(),
         }
     }
 }
@@ -180,7 +184,11 @@ mod tests {
         assert_eq!(gc.count, 3);
         assert!((gc.total_ms - 45.5).abs() < 1e-9);
         assert_eq!((gc.median_ms, gc.max_ms), (3.0, 40.5));
-        assert!(gc.text().starts_with("3 forced GCs (median 3.0 ms"), "{}", gc.text());
+        assert!(
+            gc.text().starts_with("3 forced GCs (median 3.0 ms"),
+            "{}",
+            gc.text()
+        );
         assert!(ForcedGc::from_events(&events[1..2]).is_none());
         assert_eq!(gc_ms("no number here"), None);
     }

@@ -81,7 +81,9 @@ fn source_line(s: &SourcePlan) -> String {
                 1 => "after a forced full GC at every sample".to_string(),
                 n => format!("a forced full GC every {n} samples"),
             };
-            format!("V8 heap via the inspector: heap_used, heap_total, external, array_buffers; {gc}")
+            format!(
+                "V8 heap via the inspector: heap_used, heap_total, external, array_buffers; {gc}"
+            )
         }
     };
     format!("{:<10}  {what}", s.name())
@@ -90,7 +92,10 @@ fn source_line(s: &SourcePlan) -> String {
 /// The inspector's extra lines: where its inspector comes from and when snapshots are taken.
 fn inspector_lines(plan: &Plan, connect: Option<&String>) -> Vec<String> {
     let mut out = Vec::new();
-    let how = match (connect, crate::memory::inspector::with_inspector(&plan.target.process)) {
+    let how = match (
+        connect,
+        crate::memory::inspector::with_inspector(&plan.target.process),
+    ) {
         (Some(addr), _) => format!("connects to the inspector at {addr}"),
         (None, Some((_, crate::memory::inspector::LaunchMode::Flag))) => format!(
             "leakhound adds {} to the node command and reads the port from target.log",

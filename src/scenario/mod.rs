@@ -27,6 +27,11 @@ pub use plan::*;
 
 use source::Source;
 
+/// For input that is longer than the limit but has no size of its own (`/dev/zero`, a pipe).
+const ENDLESS_MSG: &str = "the file is larger than 1MiB (it did not end within the first 1MiB: \
+                           is it a device or a pipe?); a scenario is a short YAML file — check \
+                           that this is the right file";
+
 /// Reads, parses and resolves the scenario at `path`; relative paths inside it (cwd, pid_file)
 /// are resolved against the file's folder.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
@@ -47,10 +52,16 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
-        let size = std::fs::metadata(path)
-            .map(|m| m.len())
-            .unwrap_or(bytes.len() as u64);
-        return Err(ScenarioError::TooLarge { origin, size });
+        // The metadata size is the real one for a regular file; a device or pipe reports 0
+        // (or less than was read), and then the honest statement is only that it did not end.
+        return Err(match std::fs::metadata(path).map(|m| m.len()) {
+            Ok(size) if size >= bytes.len() as u64 => ScenarioError::TooLarge { origin, size },
+            _ => ScenarioError::Yaml {
+                origin,
+                location: None,
+                message: ENDLESS_MSG.to_string(),
+            },
+        });
     }
     let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Yaml {
         origin: origin.clone(),

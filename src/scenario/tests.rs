@@ -328,7 +328,7 @@ fn validation_errors_carry_file_line_and_key() {
         (SMALL.replace("rate: 10}", "rate: 10, concurrency: 3}"), ":7:42: load.phases[0].concurrency: only used with `load.model: closed`"),
         (SMALL.replace("{name: a, ", "{name: b, "), ":8:13: load.phases[1].name: phase name `b` is already used by load.phases[0]"),
         (SMALL.replace("{rand 10}", "{user}"), ":12:11: requests[0].path: request `GET /users/{{user}}`: unknown template variable `{{user}}`"),
-        (format!("{SMALL}memory: {{sources: [inspector]}}\n"), ":13:20: memory.sources[0]: memory source `inspector` is not supported yet; supported: process"),
+        (format!("{SMALL}memory: {{sources: [inspector]}}\n"), ":13:20: memory.sources[0]: the inspector source needs `connect: HOST:PORT`"),
         (format!("{SMALL}memory: {{interval: 50ms}}\n"), ":13:20: memory.interval: `50ms` is out of range; use 100ms to 60s"),
         (format!("{SMALL}memory: {{metric: heap}}\n"), ":13:18: memory.metric: unknown metric `heap`; use one of: rss, rss_anon"),
         (SMALL.replace("      rate: 20\n", ""), ":8:7: load.phases[1]: missing required key `rate`"),

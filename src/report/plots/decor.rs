@@ -137,7 +137,11 @@ pub fn build(
             faint: true,
         });
     }
-    for e in tl.events.iter().filter(|e| TICK_KINDS.contains(&e.kind.as_str())) {
+    for e in tl
+        .events
+        .iter()
+        .filter(|e| TICK_KINDS.contains(&e.kind.as_str()))
+    {
         d.ticks.push(event_x(e));
     }
     let notable = tl

@@ -15,7 +15,14 @@ use crate::memory::prometheus::Selector;
 use crate::memory::{metrics_of, METRICS};
 
 /// Memory sources that work today.
-pub const SOURCES: &[&str] = &["process", "cgroup", "docker", "prometheus", "json", "inspector"];
+pub const SOURCES: &[&str] = &[
+    "process",
+    "cgroup",
+    "docker",
+    "prometheus",
+    "json",
+    "inspector",
+];
 /// Memory sources that are planned but not built yet.
 const LATER_SOURCES: &[&str] = &[];
 /// Most samples between forced GCs a scenario may ask for.
@@ -128,7 +135,6 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
 /// target leakhound launches and can open an inspector in (node, or a launcher of node).
 /// To be called by `resolve` right after `memory` (until then a run reports the same problem
 /// when it opens the source, exit 3).
-#[allow(dead_code)]
 pub(super) fn check_target(
     memory: &MemoryPlan,
     process: &TargetProcess,
@@ -489,6 +495,11 @@ memory:
 
     #[test]
     fn the_inspector_resolves_with_defaults_and_judges_heap_used() {
+        let run = |memory: &str| {
+            let text = BASE.replace("  pid: 4242\n", "  command: [node, app.js]\n") + memory;
+            parse(&text, "s.yaml", Path::new("/base"), &Overrides::default())
+                .map_err(|e| e.to_string())
+        };
         let p = run("  interval: 250ms\n  sources: [process, inspector]\n").unwrap();
         assert_eq!(p.memory.metric, "heap_used");
         assert_eq!(
@@ -510,11 +521,26 @@ memory:
             }
         );
         let cases = [
-            ("  sources: [{inspector: {connect: 'localhost'}}]\n", "memory.sources[0].inspector.connect: `localhost` is not an inspector address"),
-            ("  sources: [{inspector: {snapshots: [start]}}]\n", "memory.sources[0].inspector.snapshots[0]: unknown snapshot point `start`"),
-            ("  sources: [{inspector: {snapshots: [mid, mid]}}]\n", "`mid` is listed twice"),
-            ("  sources: [{inspector: {gc_every: 100000}}]\n", "memory.sources[0].inspector.gc_every: `100000` is too large"),
-            ("  sources: [{inspector: {gc: 1}}]\n", "memory.sources[0].inspector: unknown key `gc`"),
+            (
+                "  sources: [{inspector: {connect: 'localhost'}}]\n",
+                "memory.sources[0].inspector.connect: `localhost` is not an inspector address",
+            ),
+            (
+                "  sources: [{inspector: {snapshots: [start]}}]\n",
+                "memory.sources[0].inspector.snapshots[0]: unknown snapshot point `start`",
+            ),
+            (
+                "  sources: [{inspector: {snapshots: [mid, mid]}}]\n",
+                "`mid` is listed twice",
+            ),
+            (
+                "  sources: [{inspector: {gc_every: 100000}}]\n",
+                "memory.sources[0].inspector.gc_every: `100000` is too large",
+            ),
+            (
+                "  sources: [{inspector: {gc: 1}}]\n",
+                "memory.sources[0].inspector: unknown key `gc`",
+            ),
         ];
         for (yaml, want) in cases {
             let e = run(yaml).unwrap_err();
@@ -524,27 +550,32 @@ memory:
 
     #[test]
     fn the_inspector_needs_a_node_target_or_an_address() {
+        // Checked while resolving, so `validate` refuses it with the line (exit 2).
         let check = |target: &str, sources: &str| {
             let text = BASE.replace("  pid: 4242\n", target) + sources;
-            let plan = parse(&text, "s.yaml", Path::new("/"), &Overrides::default()).unwrap();
-            let src = Source {
-                origin: "s.yaml",
-                text: &text,
-                sets: &[],
-            };
-            let at = KeyPath::root().key("memory");
-            check_target(&plan.memory, &plan.target.process, &src, &at).map_err(|e| e.to_string())
+            parse(&text, "s.yaml", Path::new("/"), &Overrides::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         };
         let e = check("  pid: 4242\n", "  sources: [inspector]\n").unwrap_err();
         assert!(
-            e.contains("s.yaml:11:") && e.contains("memory.sources[0]: the inspector source needs `connect: HOST:PORT`"),
+            e.contains("s.yaml:11:")
+                && e.contains("memory.sources[0]: the inspector source needs `connect: HOST:PORT`"),
             "{e}"
         );
-        let e = check("  command: [python3, app.py]\n", "  sources: [process, inspector]\n").unwrap_err();
+        let e = check(
+            "  command: [python3, app.py]\n",
+            "  sources: [process, inspector]\n",
+        )
+        .unwrap_err();
         assert!(e.contains("cannot open a V8 inspector in `python3`"), "{e}");
         assert!(check("  command: [node, app.js]\n", "  sources: [inspector]\n").is_ok());
         assert!(check("  command: [npm, start]\n", "  sources: [inspector]\n").is_ok());
-        assert!(check("  pid: 4242\n", "  sources: [{inspector: {connect: '127.0.0.1:9229'}}]\n").is_ok());
+        assert!(check(
+            "  pid: 4242\n",
+            "  sources: [{inspector: {connect: '127.0.0.1:9229'}}]\n"
+        )
+        .is_ok());
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
     let name = scenario_name(&s.name.0, src, &root.key("name"))?;
     let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
     let memory = memory::memory(s.memory.as_ref(), src, &root.key("memory"))?;
+    memory::check_target(&memory, &target.process, src, &root.key("memory"))?;
     for (name, needs) in [
         ("process", memory.sources.contains(&SourcePlan::Process)),
         (
