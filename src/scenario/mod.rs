@@ -5,6 +5,7 @@
 //! [`resolve`] defaults and checks into a [`Plan`] -> apply `--duration` / `--rate`.
 //! Errors point at `file:line:col` and the key path, or at the `--set` flag responsible.
 
+mod depth;
 pub mod describe;
 pub mod error;
 pub mod overrides;
@@ -106,7 +107,7 @@ pub fn parse(
         text,
         sets: &[],
     };
-    let mut tree = source::parse_tree(text).map_err(|e| bare.yaml_error(&e))?;
+    let mut tree = source::parse_tree(text).map_err(|e| bare.tree_error(&e))?;
     if tree.is_null() && sets.is_empty() {
         return Err(ScenarioError::Yaml {
             origin: origin.to_string(),

@@ -12,6 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_yaml::Value;
 
+use super::depth::too_deep;
 use super::error::{KeyPath, Loc, ScenarioError, Seg};
 use super::overrides::SetFlag;
 use super::tree::{DeError, DeErrorKind};
@@ -25,8 +26,27 @@ const BUDGET_MSG: &str = "the YAML expands to more than 100000 values (each alia
                           right file, or is an alias repeated too often?";
 const TAG_MSG: &str = "YAML tags (`!name`) are not supported in scenarios; remove the tag";
 
-/// Parses YAML text into a tree, refusing documents that expand beyond [`MAX_NODES`].
-pub(crate) fn parse_tree(text: &str) -> Result<Value, serde_yaml::Error> {
+/// Why YAML text did not become a tree.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TreeError {
+    #[error(transparent)]
+    Yaml(#[from] serde_yaml::Error),
+    /// `[`/`{` nested past [`super::depth::MAX_FLOW_DEPTH`], first at this place.
+    #[error("{DEPTH_MSG} (line {} column {})", .0.line, .0.column)]
+    TooDeep(Loc),
+}
+
+const DEPTH_MSG: &str = "lists and mappings (`[`, `{`) are nested more than 256 levels deep; a \
+                         scenario needs a few: is this the right file, or are brackets left \
+                         unclosed?";
+
+/// Parses YAML text into a tree, refusing documents nested beyond
+/// [`super::depth::MAX_FLOW_DEPTH`] or expanding beyond [`MAX_NODES`].
+pub(crate) fn parse_tree(text: &str) -> Result<Value, TreeError> {
+    // The scanner is quadratic in flow depth: bound it before handing the text over.
+    if let Some(at) = too_deep(text) {
+        return Err(TreeError::TooDeep(at));
+    }
     // First pass counts values without building anything, so a bomb fails fast and small.
     let count = Cell::new(0);
     Budget(&count).deserialize(serde_yaml::Deserializer::from_str(text))?;
@@ -261,7 +281,8 @@ impl<'de> Visitor<'de> for KeyProbe<'_> {
         self.check(&v.to_string())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
-        self.check(&v.to_string())
+        // Formatted as the tree formats keys (`0.0`, not `0`), so the paths match.
+        self.check(&serde_yaml::Number::from(v).to_string())
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
         self.check(&v.to_string())
@@ -313,6 +334,35 @@ impl<'de> Visitor<'de> for Hit {
     }
 }
 
+/// Where the second YAML document in `text` starts, with its marker (`---` or `...`) when a
+/// marker line starts it, else at its first value.
+fn second_document(text: &str) -> Option<(Loc, Option<&'static str>)> {
+    let mut starts = serde_yaml::Deserializer::from_str(text).map(|doc| {
+        let e = de::Deserializer::deserialize_any(doc, Hit).err()?;
+        e.location().map(|l| Loc {
+            line: l.line(),
+            column: l.column(),
+        })
+    });
+    let first = starts.next().flatten().map_or(0, |f| f.line);
+    // An empty second document (a trailing `---`) has no value to point at.
+    let second = starts.next().flatten();
+    let lines: Vec<&str> = text.lines().collect();
+    // (An empty value may sit past the last line.)
+    let last = second.map_or(lines.len(), |s| s.line).min(lines.len());
+    // The marker line nearest before the second value, but after the first one.
+    for n in (first + 1..=last).rev() {
+        let line = lines[n - 1];
+        for marker in ["---", "..."] {
+            let rest = line.strip_prefix(marker);
+            if rest.is_some_and(|r| r.is_empty() || r.starts_with(char::is_whitespace)) {
+                return Some((Loc { line: n, column: 1 }, Some(marker)));
+            }
+        }
+    }
+    second.map(|s| (s, None))
+}
+
 /// The scenario text and the `--set` flags applied to it: turns problems into located errors.
 pub(crate) struct Source<'a> {
     pub origin: &'a str,
@@ -321,9 +371,21 @@ pub(crate) struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// An error from [`parse_tree`], reformatted as `file:line:col: message`.
+    pub fn tree_error(&self, e: &TreeError) -> ScenarioError {
+        match e {
+            TreeError::Yaml(e) => self.yaml_error(e),
+            TreeError::TooDeep(at) => ScenarioError::Yaml {
+                origin: self.origin.to_string(),
+                location: Some(*at),
+                message: DEPTH_MSG.to_string(),
+            },
+        }
+    }
+
     /// A YAML parser error, reformatted as `file:line:col: message`.
     pub fn yaml_error(&self, e: &serde_yaml::Error) -> ScenarioError {
-        let location = e.location().map(|l| Loc {
+        let mut location = e.location().map(|l| Loc {
             line: l.line(),
             column: l.column(),
         });
@@ -334,6 +396,22 @@ impl Source<'_> {
         }
         if message.contains("repetition limit exceeded") {
             message = BUDGET_MSG.to_string();
+        }
+        if location.is_none() && message.contains("more than one document") {
+            // The parser says no more; find the second document so the user can see it.
+            if let Some((at, marker)) = second_document(self.text) {
+                location = Some(at);
+                message = match marker {
+                    Some(m) => format!(
+                        "a second YAML document starts here (`{m}`); a scenario is one YAML \
+                         document: remove the `{m}` and what follows"
+                    ),
+                    None => "a second YAML document starts here; a scenario is one YAML \
+                             document: remove this and what follows, or quote the whole value \
+                             if it belongs to the one before"
+                        .to_string(),
+                };
+            }
         }
         // libyaml's tab messages do not say what to do about it.
         let line_text = location.and_then(|l| self.text.lines().nth(l.line.saturating_sub(1)));
@@ -387,6 +465,27 @@ impl Source<'_> {
         self.error_at(path, Spot::Key, path, message)
     }
 
+    /// The text of a number key at `path` as the file writes it (`.0`, `1e3`), where the tree
+    /// holds it reformatted (`0.0`, `1000.0`); None for other keys or when it is not found.
+    fn number_key_as_written(&self, path: &KeyPath) -> Option<String> {
+        let Some(Seg::Key(key)) = path.0.last() else {
+            return None;
+        };
+        key.parse::<f64>().ok()?;
+        let at = locate(self.text, path, Spot::Key)?;
+        let line = self.text.lines().nth(at.line.checked_sub(1)?)?;
+        let from: String = line.chars().skip(at.column.saturating_sub(1)).collect();
+        let end = from
+            .char_indices()
+            .find(|&(i, c)| {
+                c == ':' && from[i + 1..].chars().next().is_none_or(char::is_whitespace)
+            })
+            .map_or(from.len(), |(i, _)| i);
+        let written = from[..end].trim();
+        let plain = !written.is_empty() && !written.starts_with(['"', '\'', '[', '{', '?']);
+        (plain && written != key).then(|| written.to_string())
+    }
+
     /// A schema error from [`super::tree`].
     pub fn de_error(&self, e: DeError) -> ScenarioError {
         let path = e.path.unwrap_or_default();
@@ -397,11 +496,12 @@ impl Source<'_> {
                 } else {
                     format!("expected one of: {}", expected.join(", "))
                 };
+                let shown = self.number_key_as_written(&path.key(&key));
                 self.error_at(
                     &path.key(&key),
                     Spot::Key,
                     &path,
-                    format!("unknown key `{key}`; {expected}"),
+                    format!("unknown key `{}`; {expected}", shown.unwrap_or(key)),
                 )
             }
             DeErrorKind::MissingKey(key) => {
@@ -505,6 +605,40 @@ load:
         // Within budget, aliases and merge keys work.
         let ok = parse_tree("d: &d {rate: 5}\np: {<<: *d, name: x}\n").unwrap();
         assert_eq!(ok["p"]["rate"].as_u64(), Some(5));
+    }
+
+    #[test]
+    fn second_documents_are_found_at_their_marker_or_value() {
+        let dash = Some((Loc { line: 2, column: 1 }, Some("---")));
+        assert_eq!(second_document("name: a\n---\nname: b\n"), dash);
+        assert_eq!(second_document("name: a\n--- b\n"), dash);
+        let dots = Some((Loc { line: 2, column: 1 }, Some("...")));
+        assert_eq!(second_document("a: 1\n...\nb: 2\n"), dots);
+        assert_eq!(
+            second_document("# c\nname: a\n---\n").map(|(l, _)| l.line),
+            Some(3)
+        );
+        assert_eq!(
+            second_document("\"\"x"),
+            Some((Loc { line: 1, column: 3 }, None))
+        );
+        assert_eq!(second_document("name: a\n"), None);
+    }
+
+    #[test]
+    fn too_deep_nesting_is_refused_at_its_place() {
+        let text = format!("a: 1\nb: {}\n", "[".repeat(100_000));
+        let Err(TreeError::TooDeep(at)) = parse_tree(&text) else {
+            panic!("not refused for depth");
+        };
+        assert_eq!(
+            at,
+            Loc {
+                line: 2,
+                column: 260
+            }
+        );
+        assert!(DEPTH_MSG.contains(&super::super::depth::MAX_FLOW_DEPTH.to_string()));
     }
 
     #[test]
