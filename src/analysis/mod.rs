@@ -5,6 +5,7 @@
 //! stretches ([`segment`]), traffic vs time ([`linfit`]), robust slopes and trend tests
 //! ([`robust`]), per-endpoint attribution, and the sentence that explains it ([`reason`]).
 
+mod attribute;
 pub mod generator;
 pub mod linfit;
 mod reason;

@@ -37,6 +37,18 @@ pub(crate) fn too_short(report: &LeakReport, min_requests: u64, min_points: usiz
     )
 }
 
+/// `sentence` prefixed, after a restart, with where judging started and why.
+pub(crate) fn after_reset(f: &Findings, sentence: String) -> String {
+    match f.reset_at_s {
+        Some(t) => format!(
+            "judged only from {:.1} s: the target restarted (or lost memory) at {t:.1} s, and \
+             memory before that belonged to another process; {sentence}",
+            f.warmup_end_s
+        ),
+        None => sentence,
+    }
+}
+
 /// "/users is flat", "/process grows 1.1KiB per request (95% CI ...)" for each endpoint.
 fn endpoint_clauses(report: &LeakReport, names: &[String]) -> Option<String> {
     if names.len() < 2 {

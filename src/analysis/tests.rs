@@ -425,3 +425,52 @@ fn an_hour_of_ticks_is_analysed_quickly() {
     eprintln!("analysis of {} ticks took {took:?}", tl.ticks.len());
     assert!(took.as_secs_f64() < budget, "took {took:?}");
 }
+
+/// A leak of 1 KiB/request whose process restarts at `at` s: memory falls back to 40 MiB, the
+/// new process warms up (+8 MiB over its first 10 s), then leaks again.
+fn restarted(at: f64) -> Timeline {
+    let phases = [phase(10, 100, &[1]), phase(60, 100, &[1])];
+    let mut tl = build(&["only"], &phases, 2000, 0, |t, r, _| {
+        let noise = 16.0 * 1024.0 * wobble(t as u64);
+        if t < at {
+            60.0 * MIB + 1024.0 * r + noise
+        } else {
+            let since = t - at;
+            40.0 * MIB + 8.0 * MIB * (since / 10.0).min(1.0) + 1024.0 * 100.0 * since + noise
+        }
+    });
+    tl.events.push(crate::timeline::Event {
+        t_s: at,
+        kind: "restart".into(),
+        detail: "process 1 is gone".into(),
+        requests: (at * 100.0) as u64,
+    });
+    tl
+}
+
+#[test]
+fn memory_before_a_restart_and_during_the_new_warm_up_is_not_judged() {
+    let a = analyze(&plan(&[]), &restarted(35.0));
+    assert_eq!(a.leak.verdict, Verdict::Leak, "{}", a.leak.reason);
+    assert!(a.leak.window.from_s >= 45.0, "{:?}", a.leak.window);
+    let b = a.leak.bytes_per_request;
+    assert!((b.estimate - 1024.0).abs() < 100.0, "{b:?}");
+    assert!(
+        a.leak
+            .reason
+            .starts_with("judged only from 45.0 s: the target restarted"),
+        "{}",
+        a.leak.reason
+    );
+}
+
+#[test]
+fn a_restart_near_the_end_leaves_too_little_to_judge_and_says_so() {
+    let a = analyze(&plan(&[]), &restarted(62.0));
+    assert_eq!(a.leak.verdict, Verdict::Inconclusive, "{}", a.leak.reason);
+    assert!(
+        a.leak.reason.contains("restarted") && a.leak.reason.contains("run at least"),
+        "{}",
+        a.leak.reason
+    );
+}

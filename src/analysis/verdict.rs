@@ -34,7 +34,7 @@ pub const DEFAULT_TIME_LIMIT_BYTES_PER_S: f64 = 4096.0;
 /// where only the rate's jitter separates them, has one in the tens of thousands.
 pub(crate) const VIF_MAX: f64 = 2000.0;
 /// Memory is counted in 4 KiB pages.
-const PAGE: f64 = 4096.0;
+pub(super) const PAGE: f64 = 4096.0;
 /// Noise below a page is not noise worth modelling.
 const NOISE_FLOOR: f64 = PAGE * PAGE;
 /// Growth smaller than this is not material: it must be exceeded by the stretch before a plateau
@@ -178,6 +178,9 @@ pub struct Findings {
     pub time_limit: f64,
     /// Growth of the judged stretch's minima (bytes); below 1 MiB nothing is called a leak.
     pub judged_growth: f64,
+    /// When the target last restarted (or lost memory to the OOM killer or a cliff), if it did:
+    /// judging starts a warm-up's length after it.
+    pub reset_at_s: Option<f64>,
 }
 
 /// Judges whether the plan's metric grows with requests, against `limit` bytes per request.
@@ -188,7 +191,7 @@ pub fn judge_leak(plan: &Plan, timeline: &Timeline, limit: f64) -> LeakReport {
 /// [`judge_leak`] with its findings.
 pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findings) {
     let metric = plan.memory.metric.as_str();
-    let warmup_end = warmup_end_s(plan, timeline);
+    let (warmup_end, reset) = judged_from_s(timeline, warmup_end_s(plan, timeline));
     let samples = timeline
         .ticks
         .iter()
@@ -200,6 +203,7 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         warmup_end_s: warmup_end,
         time_limit: DEFAULT_TIME_LIMIT_BYTES_PER_S,
         trend_p: 1.0,
+        reset_at_s: reset,
         ..Findings::default()
     };
     let mut report = LeakReport {
@@ -214,7 +218,10 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         window: window_of(&pts, samples),
     };
     if pts.len() < MIN_POINTS || report.window.requests < MIN_REQUESTS {
-        report.reason = reason::too_short(&report, MIN_REQUESTS, MIN_POINTS);
+        report.reason = reason::after_reset(
+            &findings,
+            reason::too_short(&report, MIN_REQUESTS, MIN_POINTS),
+        );
         return (report, findings);
     }
 
@@ -236,7 +243,10 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         .count();
     report.window = window_of(judged, judged_samples);
     if report.window.requests < MIN_REQUESTS {
-        report.reason = reason::too_short(&report, MIN_REQUESTS, MIN_POINTS);
+        report.reason = reason::after_reset(
+            &findings,
+            reason::too_short(&report, MIN_REQUESTS, MIN_POINTS),
+        );
         return (report, findings);
     }
 
@@ -247,7 +257,7 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     report.bytes_per_request = fit.per_request;
     report.bytes_per_second = fit.per_second;
     report.intercept_bytes = Some(fit.intercept);
-    let endpoints = attribute(
+    let endpoints = super::attribute::attribute(
         timeline,
         judged,
         fit.separable && fit.per_second.significant(),
@@ -300,7 +310,10 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
             },
         );
     }
-    report.reason = reason::sentence(&report, &findings, &timeline.endpoints);
+    report.reason = reason::after_reset(
+        &findings,
+        reason::sentence(&report, &findings, &timeline.endpoints),
+    );
     // Milli-byte resolution: re-analysing a saved run (whose times went through JSON) must give
     // the same figures, not ones a last bit apart.
     report.bytes_per_request = report.bytes_per_request.rounded();
@@ -415,7 +428,7 @@ struct StretchFit {
 }
 
 /// The 95% interval of a least-squares coefficient, widened for autocorrelated residuals.
-fn ols_estimate(coef: f64, se: f64, df: f64, inflation: f64) -> Estimate {
+pub(super) fn ols_estimate(coef: f64, se: f64, df: f64, inflation: f64) -> Estimate {
     let half = t_quantile(0.975, df.max(1.0)) * se * inflation.sqrt();
     Estimate {
         estimate: coef,
@@ -444,7 +457,7 @@ fn robust_slope(x: &[f64], y: &[f64]) -> Option<(Estimate, f64, f64)> {
 }
 
 /// Widens both sides of `e` by `extra` in quadrature (another estimate's uncertainty).
-fn widen(e: Estimate, extra: f64) -> Estimate {
+pub(super) fn widen(e: Estimate, extra: f64) -> Estimate {
     let lo = (e.estimate - e.low).hypot(extra);
     let hi = (e.high - e.estimate).hypot(extra);
     Estimate {
@@ -574,78 +587,24 @@ fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
     }
 }
 
-/// Bytes per request to each endpoint, when the mix varied enough to tell them apart.
-fn attribute(
-    timeline: &Timeline,
-    pts: &[Point],
-    time_matters: bool,
-    limit: f64,
-) -> BTreeMap<String, EndpointLeak> {
-    let names = &timeline.endpoints;
-    let mut out = BTreeMap::new();
-    if names.len() < 2 {
-        return out;
+/// Events after which the target's memory starts again from a fresh process's baseline.
+const RESET_EVENTS: [&str; 3] = ["restart", "oom_kill", "memory_cliff"];
+
+/// Where judging starts, and the last reset if any: after the planned warm-up, or, when the
+/// target restarted later, as long after the last restart as the warm-up lasted. Memory from
+/// before a restart belongs to another process (a fitted line across the drop says nothing),
+/// and the new process warms up again.
+fn judged_from_s(timeline: &Timeline, warmup_end: f64) -> (f64, Option<f64>) {
+    let last = timeline
+        .events
+        .iter()
+        .filter(|e| RESET_EVENTS.contains(&e.kind.as_str()))
+        .map(|e| e.t_s)
+        .reduce(f64::max);
+    match last {
+        Some(t) => (warmup_end.max(t + warmup_end), Some(t)),
+        None => (warmup_end, None),
     }
-    let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
-    let cols: Vec<Vec<f64>> = (0..names.len())
-        .map(|j| {
-            pts.iter()
-                .map(|p| p.ep.get(j).copied().unwrap_or(0.0))
-                .collect()
-        })
-        .collect();
-    // Endpoints that got requests in the judged stretch; the others cannot be judged.
-    let active: Vec<usize> = (0..names.len())
-        .filter(|&j| cols[j].last().unwrap_or(&0.0) > cols[j].first().unwrap_or(&0.0))
-        .collect();
-    let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
-    let mut regressors: Vec<&[f64]> = active.iter().map(|&j| cols[j].as_slice()).collect();
-    // Seconds only when time clearly matters: it is collinear with the cumulative counts.
-    if time_matters {
-        regressors.push(&t);
-    }
-    let fit = linfit::fit(&regressors, &m).filter(|f| f.vif.iter().all(|&v| v <= VIF_MAX));
-    let infl = fit
-        .as_ref()
-        .map_or(1.0, |f| autocorr_inflation(lag1(&f.resid)));
-    // The largest jump the fit left unexplained: one such step, falling while one endpoint
-    // was favoured, could pass for that endpoint's slope (seen: a flat endpoint attributed
-    // 578 B/request, CI 340-815 B, by a 0.4 MiB RSS step).
-    let jump = fit.as_ref().map_or(0.0, |f| {
-        f.resid
-            .windows(2)
-            .map(|w| (w[1] - w[0]).abs())
-            .fold(PAGE, f64::max)
-    });
-    let sensitivity = linfit::step_sensitivity(&regressors).unwrap_or_default();
-    for (j, name) in names.iter().enumerate() {
-        let slot = active.iter().position(|&a| a == j);
-        let entry = match (&fit, slot) {
-            (Some(f), Some(k)) => {
-                let step = jump * sensitivity.get(k).copied().unwrap_or(0.0);
-                let e = widen(ols_estimate(f.coef[k], f.se[k], f.df, infl), step);
-                let verdict = if e.low > limit {
-                    Verdict::Leak
-                } else if e.high <= limit {
-                    Verdict::None
-                } else {
-                    Verdict::Inconclusive
-                };
-                EndpointLeak {
-                    verdict,
-                    bytes_per_request: e,
-                    attributed: true,
-                }
-            }
-            _ => EndpointLeak {
-                verdict: Verdict::Inconclusive,
-                bytes_per_request: Estimate::default(),
-                attributed: false,
-            },
-        };
-        out.insert(name.clone(), entry);
-    }
-    out
 }
 
 /// Seconds at which the planned warm-up ends: the end of the first phase when there are
@@ -660,90 +619,5 @@ pub(crate) fn warmup_end_s(plan: &Plan, timeline: &Timeline) -> f64 {
 }
 
 #[cfg(test)]
-mod judged_span_tests {
-    use super::*;
-
-    /// Points one second apart; `r` gives the cumulative requests at each.
-    fn pts(r: impl Fn(usize) -> f64, n: usize) -> Vec<Point> {
-        (0..n)
-            .map(|i| Point {
-                t: i as f64,
-                r: r(i),
-                ep: vec![r(i)],
-                m: 1e6,
-            })
-            .collect()
-    }
-
-    /// A fill: memory climbs 10 MiB over the first `fill` points, then stays level.
-    fn filled(mut p: Vec<Point>, fill: usize) -> Vec<Point> {
-        for (i, x) in p.iter_mut().enumerate() {
-            x.m = 1e6 + 10.0 * MIB * (i.min(fill) as f64 / fill as f64);
-        }
-        p
-    }
-
-    const MIB: f64 = 1024.0 * 1024.0;
-
-    #[test]
-    fn an_idle_tail_is_judged_with_the_busy_segment_before_it() {
-        // 30 busy points (100 requests each), then 12 idle ones: a segment of 0 requests. The
-        // idle tail is what tells time from traffic, so it stays in the judged stretch.
-        let p = pts(|i| 100.0 * i.min(30) as f64, 42);
-        let spans = [Span { start: 0, end: 30 }, Span { start: 30, end: 42 }];
-        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 42 });
-    }
-
-    #[test]
-    fn a_plateau_after_a_fill_is_judged_alone_when_it_holds_a_third_of_the_requests() {
-        // 100 requests a point: the plateau (points 20..42) holds 2,100 requests, half the run.
-        let q = filled(pts(|i| 100.0 * i as f64, 42), 20);
-        let spans = [Span { start: 0, end: 20 }, Span { start: 20, end: 42 }];
-        assert_eq!(judged_span(&spans, &q), Span { start: 20, end: 42 });
-        // A flat tail of 1/8 of the requests after growth is not judged alone: it may be a
-        // leak refilling freed memory.
-        let spans = [Span { start: 0, end: 36 }, Span { start: 36, end: 42 }];
-        let r = filled(pts(|i| 100.0 * i as f64, 42), 36);
-        assert_eq!(judged_span(&spans, &r), Span { start: 0, end: 42 });
-    }
-
-    #[test]
-    fn segments_split_by_a_heap_step_are_judged_together() {
-        // Level, a 0.35 MiB step at point 30, level: one behaviour, judged as one stretch.
-        let mut p = pts(|i| 100.0 * i as f64, 90);
-        for (i, x) in p.iter_mut().enumerate() {
-            x.m = 50.0 * MIB + if i >= 30 { 0.35 * MIB } else { 0.0 };
-        }
-        let spans = [Span { start: 0, end: 30 }, Span { start: 30, end: 90 }];
-        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 90 });
-    }
-
-    #[test]
-    fn growth_is_measured_between_the_floors_at_both_ends() {
-        let mut p = pts(|i| 10.0 * i as f64, 10);
-        for (i, x) in p.iter_mut().enumerate() {
-            x.m = 1e6 + 1e5 * i as f64;
-        }
-        assert_eq!(
-            stretch_growth(&p),
-            1e5 * 7.0,
-            "min of last three (7) minus min of first three (0)"
-        );
-    }
-
-    #[test]
-    fn segments_too_small_alone_are_merged_into_one_stretch() {
-        // Three short segments of 2 requests a point: none reaches 200 requests alone.
-        let p = pts(|i| 2.0 * i as f64, 120);
-        let spans = [
-            Span { start: 0, end: 40 },
-            Span { start: 40, end: 80 },
-            Span {
-                start: 80,
-                end: 120,
-            },
-        ];
-        assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 120 });
-        assert_eq!(judged_span(&[], &p), Span { start: 0, end: 120 });
-    }
-}
+#[path = "verdict_tests.rs"]
+mod judged_span_tests;

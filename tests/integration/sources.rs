@@ -192,6 +192,9 @@ requests:
     assert!(num(first, &["requests"]) > 100.0, "{ctx}");
     let detail = text(first, &["detail"]);
     assert!(detail.contains("memory just before: rss_anon"), "{detail}");
+    // Memory from before the last restart is not judged, and the verdict says so.
+    let reason = text(&s, &["leak", "reason"]);
+    assert!(reason.contains("the target restarted"), "{reason}");
     for f in [
         "report.html",
         "summary.json",
