@@ -263,8 +263,10 @@ fn read_only_out_folder_is_exit_2() {
 }
 
 /// The disk fills while the run folder is written: exit 2 with the OS error and the file, and
-/// every file left is whole (no temporaries, every JSON parses). Needs a private mount
-/// namespace with a 96 KiB tmpfs (`unshare -m`, root); skipped with a note otherwise.
+/// every file left is whole (no temporaries, every JSON parses). 96 KiB hold run.json (about
+/// 12 KiB here) but not the plots: the measurements are kept, and no file states a verdict
+/// (summary.json used to say `pass` next to exit 2). Needs a private mount namespace with a
+/// tmpfs (`unshare -m`, root); skipped with a note otherwise.
 #[test]
 fn disk_full_is_exit_2_without_half_written_files() {
     let work = Workdir::new();
@@ -329,6 +331,23 @@ exit $code",
             read_json(&path, &out);
         }
     }
+    assert!(
+        files.iter().any(|f| f == "run.json"),
+        "run.json (the measurements) should be kept: {files:?}\n{}",
+        out.output()
+    );
+    for verdict in ["summary.json", "summary.md", "junit.xml", "report.html"] {
+        assert!(
+            !files.iter().any(|f| f == verdict),
+            "{verdict} states a verdict but the exit code is 2: {files:?}\n{}",
+            out.output()
+        );
+    }
+    assert!(
+        out.stderr.contains("leakhound report"),
+        "the error should say how to write the rest: {}",
+        out.output()
+    );
 }
 
 /// A target whose /proc memory files leakhound may not read (another user's process, no
