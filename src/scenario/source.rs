@@ -14,7 +14,7 @@ use serde_yaml::Value;
 
 use super::depth::too_deep;
 use super::error::{KeyPath, Loc, ScenarioError, Seg};
-use super::keys::{self, KeyProblem, KeyProblemKind};
+use super::keys::{self, skip_scalars, KeyProblem, KeyProblemKind};
 use super::overrides::SetFlag;
 use super::tree::{DeError, DeErrorKind};
 
@@ -193,24 +193,7 @@ impl<'de> Visitor<'de> for Probe<'_> {
         f.write_str("any YAML value")
     }
     // Scalars: the path goes deeper than the document; not found.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    skip_scalars!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let want = match self.rest.first() {
             Some(Seg::Index(i)) => Some(*i),
