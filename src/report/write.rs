@@ -41,13 +41,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     result.map_err(err)
 }
 
-/// Serialises `value` as pretty JSON and writes it atomically.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| WriteError {
+/// `value` as pretty JSON; an error names `path`, the file it was meant for.
+pub fn json_bytes<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, WriteError> {
+    serde_json::to_vec_pretty(value).map_err(|e| WriteError {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
-    })?;
-    write_atomic(path, &text)
+    })
+}
+
+/// Serialises `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), WriteError> {
+    write_atomic(path, &json_bytes(path, value)?)
 }
 
 #[cfg(test)]

@@ -404,3 +404,43 @@ fn float_key_error_names_its_line() {
         );
     }
 }
+
+/// Fuzz bug 6: a duplicate key, or a list or mapping used as a key, was reported at the start
+/// of its mapping (`s.yaml:1:1` at the top level). Now at the key, with the key and the fix.
+#[test]
+fn duplicate_and_list_key_errors_name_their_line() {
+    for (text, want) in [
+        (
+            "name: a\nload: {}\nname: b\n",
+            "s.yaml:3:1: key `name` appears twice in the same mapping (first on line 1); a key \
+             may appear once: delete one of them, or merge their values",
+        ),
+        (
+            "name: a\nload:\n  timeout: 1s\n  timeout: 2s\n",
+            "s.yaml:4:3: load: key `timeout` appears twice in the same mapping (first on line 3)",
+        ),
+        (
+            "a: 1\n.0: x\n0.0: y\n",
+            "s.yaml:3:1: key `0.0` appears twice",
+        ),
+        (
+            "a: 1\n0.0: x\n.0: y\n",
+            "s.yaml:3:1: key `.0` appears twice",
+        ),
+        (
+            "name: a\n[x, y]: 1\n",
+            "s.yaml:2:1: a list (`[...]`) is used as a key; keys are plain text (`rate: 5`): \
+             remove the brackets, or quote the key if they belong to it",
+        ),
+        (
+            "name: a\nload:\n  ? {x: 1}\n  : 2\n",
+            "s.yaml:3:5: load: a mapping (`{...}`) is used as a key",
+        ),
+    ] {
+        let e = parse(text, "s.yaml", &base_dir(), &Overrides::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with(want), "{text:?}:\n got: {e}\nwant: {want}");
+    }
+}

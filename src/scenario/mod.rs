@@ -8,6 +8,7 @@
 mod depth;
 pub mod describe;
 pub mod error;
+mod keys;
 pub mod overrides;
 pub mod plan;
 pub mod resolve;

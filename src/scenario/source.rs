@@ -14,6 +14,7 @@ use serde_yaml::Value;
 
 use super::depth::too_deep;
 use super::error::{KeyPath, Loc, ScenarioError, Seg};
+use super::keys::{self, skip_scalars, KeyProblem, KeyProblemKind};
 use super::overrides::SetFlag;
 use super::tree::{DeError, DeErrorKind};
 
@@ -34,6 +35,9 @@ pub(crate) enum TreeError {
     /// `[`/`{` nested past [`super::depth::MAX_FLOW_DEPTH`], first at this place.
     #[error("{DEPTH_MSG} (line {} column {})", .0.line, .0.column)]
     TooDeep(Loc),
+    /// A duplicate key, or a list or mapping used as a key.
+    #[error("{0}")]
+    Key(KeyProblem),
 }
 
 const DEPTH_MSG: &str = "lists and mappings (`[`, `{`) are nested more than 256 levels deep; a \
@@ -50,7 +54,17 @@ pub(crate) fn parse_tree(text: &str) -> Result<Value, TreeError> {
     // First pass counts values without building anything, so a bomb fails fast and small.
     let count = Cell::new(0);
     Budget(&count).deserialize(serde_yaml::Deserializer::from_str(text))?;
-    let mut tree: Value = serde_yaml::from_str(text)?;
+    // The tree refuses duplicate keys but points at the mapping, and takes list keys: find
+    // either at its own line. Only then, as errors are rare and this is one more parse.
+    let mut tree: Value = match serde_yaml::from_str(text) {
+        Ok(tree) => tree,
+        Err(e) => return Err(keys::bad_key(text).map_or(TreeError::Yaml(e), TreeError::Key)),
+    };
+    if keys::has_complex_key(&tree) {
+        if let Some(problem) = keys::bad_key(text) {
+            return Err(TreeError::Key(problem));
+        }
+    }
     tree.apply_merge()?;
     Ok(tree)
 }
@@ -179,24 +193,7 @@ impl<'de> Visitor<'de> for Probe<'_> {
         f.write_str("any YAML value")
     }
     // Scalars: the path goes deeper than the document; not found.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    skip_scalars!();
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let want = match self.rest.first() {
             Some(Seg::Index(i)) => Some(*i),
@@ -363,6 +360,19 @@ fn second_document(text: &str) -> Option<(Loc, Option<&'static str>)> {
     second.map(|s| (s, None))
 }
 
+/// The plain (unquoted) key that starts at `at` in `text`, as written: up to its `: `.
+fn key_written_at(text: &str, at: Loc) -> Option<String> {
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let from: String = line.chars().skip(at.column.saturating_sub(1)).collect();
+    let end = from
+        .char_indices()
+        .find(|&(i, c)| c == ':' && from[i + 1..].chars().next().is_none_or(char::is_whitespace))
+        .map_or(from.len(), |(i, _)| i);
+    let written = from[..end].trim();
+    let plain = !written.is_empty() && !written.starts_with(['"', '\'', '[', '{', '?']);
+    plain.then(|| written.to_string())
+}
+
 /// The scenario text and the `--set` flags applied to it: turns problems into located errors.
 pub(crate) struct Source<'a> {
     pub origin: &'a str,
@@ -380,6 +390,22 @@ impl Source<'_> {
                 location: Some(*at),
                 message: DEPTH_MSG.to_string(),
             },
+            TreeError::Key(p) => {
+                // A number key is shown as written (`.0`), not as the tree has it (`0.0`).
+                let written = match &p.kind {
+                    KeyProblemKind::Duplicate { key, .. } if key.parse::<f64>().is_ok() => {
+                        p.at.and_then(|at| key_written_at(self.text, at))
+                            .filter(|w| w != key)
+                    }
+                    _ => None,
+                };
+                ScenarioError::Invalid {
+                    origin: self.origin.to_string(),
+                    location: p.at,
+                    key: p.parent.to_string(),
+                    message: p.message(written.as_deref()),
+                }
+            }
         }
     }
 
@@ -473,17 +499,7 @@ impl Source<'_> {
         };
         key.parse::<f64>().ok()?;
         let at = locate(self.text, path, Spot::Key)?;
-        let line = self.text.lines().nth(at.line.checked_sub(1)?)?;
-        let from: String = line.chars().skip(at.column.saturating_sub(1)).collect();
-        let end = from
-            .char_indices()
-            .find(|&(i, c)| {
-                c == ':' && from[i + 1..].chars().next().is_none_or(char::is_whitespace)
-            })
-            .map_or(from.len(), |(i, _)| i);
-        let written = from[..end].trim();
-        let plain = !written.is_empty() && !written.starts_with(['"', '\'', '[', '{', '?']);
-        (plain && written != key).then(|| written.to_string())
+        key_written_at(self.text, at).filter(|w| w != key)
     }
 
     /// A schema error from [`super::tree`].
@@ -513,137 +529,5 @@ impl Source<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TEXT: &str = "\
-name: x
-load:
-  phases:
-    - {name: a, duration: 1s}
-    - name: b
-      duration: 5 minutes
-";
-
-    fn p(segs: &[Seg]) -> KeyPath {
-        KeyPath(segs.to_vec())
-    }
-
-    fn k(s: &str) -> Seg {
-        Seg::Key(s.to_string())
-    }
-
-    #[test]
-    fn locates_values_and_keys() {
-        let dur1 = p(&[k("load"), k("phases"), Seg::Index(1), k("duration")]);
-        assert_eq!(
-            locate(TEXT, &dur1, Spot::Value),
-            Some(Loc {
-                line: 6,
-                column: 17
-            })
-        );
-        assert_eq!(
-            locate(TEXT, &dur1, Spot::Key),
-            Some(Loc { line: 6, column: 7 })
-        );
-        let dur0 = p(&[k("load"), k("phases"), Seg::Index(0), k("duration")]);
-        assert_eq!(
-            locate(TEXT, &dur0, Spot::Value),
-            Some(Loc {
-                line: 4,
-                column: 27
-            })
-        );
-        assert_eq!(
-            locate(TEXT, &p(&[k("name")]), Spot::Value),
-            Some(Loc { line: 1, column: 7 })
-        );
-    }
-
-    #[test]
-    fn missing_paths_have_no_location() {
-        let missing = p(&[k("load"), k("phases"), Seg::Index(5)]);
-        assert_eq!(locate(TEXT, &missing, Spot::Value), None);
-        assert_eq!(locate(TEXT, &p(&[k("nope")]), Spot::Key), None);
-        assert_eq!(
-            locate(TEXT, &p(&[k("name"), k("deeper")]), Spot::Value),
-            None
-        );
-    }
-
-    #[test]
-    fn billion_laughs_fails_fast_with_a_clear_message() {
-        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        let names: Vec<String> = (b'b'..=b'k').map(|c| (c as char).to_string()).collect();
-        let mut prev = "a".to_string();
-        for n in &names {
-            bomb.push_str(&format!(
-                "{n}: &{n} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
-            ));
-            prev = n.clone();
-        }
-        let start = std::time::Instant::now();
-        let err = parse_tree(&bomb).unwrap_err().to_string();
-        assert!(start.elapsed().as_secs() < 2, "took {:?}", start.elapsed());
-        assert!(
-            err.contains("repetition limit") || err.contains("100000 values"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn wide_alias_expansion_is_stopped_by_the_value_budget() {
-        // Few jumps, each expanding a large anchor: passes the parser's jump limit.
-        let items = vec!["x"; 2000].join(", ");
-        let aliases = vec!["*a"; 200].join(", ");
-        let text = format!("a: &a [{items}]\nb: [{aliases}]\n");
-        let start = std::time::Instant::now();
-        let err = parse_tree(&text).unwrap_err().to_string();
-        assert!(start.elapsed().as_secs() < 2);
-        assert!(err.contains("100000 values"), "{err}");
-        // Within budget, aliases and merge keys work.
-        let ok = parse_tree("d: &d {rate: 5}\np: {<<: *d, name: x}\n").unwrap();
-        assert_eq!(ok["p"]["rate"].as_u64(), Some(5));
-    }
-
-    #[test]
-    fn second_documents_are_found_at_their_marker_or_value() {
-        let dash = Some((Loc { line: 2, column: 1 }, Some("---")));
-        assert_eq!(second_document("name: a\n---\nname: b\n"), dash);
-        assert_eq!(second_document("name: a\n--- b\n"), dash);
-        let dots = Some((Loc { line: 2, column: 1 }, Some("...")));
-        assert_eq!(second_document("a: 1\n...\nb: 2\n"), dots);
-        assert_eq!(
-            second_document("# c\nname: a\n---\n").map(|(l, _)| l.line),
-            Some(3)
-        );
-        assert_eq!(
-            second_document("\"\"x"),
-            Some((Loc { line: 1, column: 3 }, None))
-        );
-        assert_eq!(second_document("name: a\n"), None);
-    }
-
-    #[test]
-    fn too_deep_nesting_is_refused_at_its_place() {
-        let text = format!("a: 1\nb: {}\n", "[".repeat(100_000));
-        let Err(TreeError::TooDeep(at)) = parse_tree(&text) else {
-            panic!("not refused for depth");
-        };
-        assert_eq!(
-            at,
-            Loc {
-                line: 2,
-                column: 260
-            }
-        );
-        assert!(DEPTH_MSG.contains(&super::super::depth::MAX_FLOW_DEPTH.to_string()));
-    }
-
-    #[test]
-    fn tags_are_refused() {
-        let err = parse_tree("name: !custom x\n").unwrap_err().to_string();
-        assert!(err.contains("tags"), "{err}");
-    }
-}
+#[path = "source_tests.rs"]
+mod tests;

@@ -317,12 +317,49 @@ fn duplicate_request_names_are_refused() {
     );
 }
 
+/// Fuzz bug 6: a duplicate key, or a list or mapping used as a key, was reported at the start
+/// of its mapping (1:1 at the top level). Each is refused at the key's own line and column,
+/// naming the mapping and (for a duplicate) the key and its first line, with the fix.
+/// `(replace, with, file:line:col, key path + message start)`.
+#[rustfmt::skip]
+const BAD_KEYS: &[(&str, &str, &str, &str)] = &[
+    ("memory:", "name: again\nmemory:", "scenario.yaml:5:1:",
+     " key `name` appears twice in the same mapping (first on line 1); a key may appear once: \
+      delete one of them, or merge their values"),
+    ("  timeout: 1s\n", "  timeout: 1s\n  timeout: 2s\n", "scenario.yaml:9:3:",
+     " load: key `timeout` appears twice in the same mapping (first on line 8)"),
+    ("{name: soak,", "{name: soak, name: x,", "scenario.yaml:10:20:",
+     " load.phases[0]: key `name` appears twice in the same mapping (first on line 10)"),
+    ("  timeout: 1s\n", "  timeout: 1s\n  [a, b]: 1\n", "scenario.yaml:9:3:",
+     " load: a list (`[...]`) is used as a key; keys are plain text"),
+    ("memory:", "? [a, b]\n: 1\nmemory:", "scenario.yaml:5:3:",
+     " a list (`[...]`) is used as a key; keys are plain text"),
+    ("  timeout: 1s\n", "  timeout: 1s\n  {a: 1}: 1\n", "scenario.yaml:9:3:",
+     " load: a mapping (`{...}`) is used as a key; keys are plain text"),
+];
+
 #[test]
-fn duplicate_keys_are_refused() {
+fn duplicate_and_list_keys_name_their_own_line() {
+    for (from, to, place, message) in BAD_KEYS {
+        let yaml = GOOD.replacen(from, to, 1);
+        assert_ne!(yaml, GOOD, "{from:?} is not in the base scenario");
+        let (out, _work) = rejected(&yaml);
+        assert!(
+            out.stderr.contains(&format!("{place}{message}")),
+            "expected `{place}{message}`:\n{}",
+            out.output()
+        );
+    }
+}
+
+#[test]
+fn duplicate_keys_are_refused_by_validate() {
     let (out, _work) = validate(&GOOD.replace("name: bad-input", "name: a\nname: b"));
     assert_eq!(out.code, Some(2), "{}", out.output());
     assert!(
-        out.stderr.contains("duplicate entry with key \"name\""),
+        out.stderr.contains(
+            "scenario.yaml:2:1: key `name` appears twice in the same mapping (first on line 1)"
+        ),
         "{}",
         out.output()
     );

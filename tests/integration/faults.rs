@@ -40,6 +40,22 @@ struct Spec<'a> {
     thresholds: &'a str,
 }
 
+impl Default for Spec<'_> {
+    /// faulty.js (its MODE in `env`), 4 s at 100/s, 2 s timeout, nothing extra.
+    fn default() -> Self {
+        Spec {
+            script: "faulty.js",
+            script_args: "",
+            env: "",
+            duration: "4s",
+            rate: 100,
+            timeout: "2s",
+            load_extra: "",
+            thresholds: "",
+        }
+    }
+}
+
 impl Spec<'_> {
     fn yaml(&self, port: u16, work: &Workdir) -> String {
         format!(
@@ -222,14 +238,12 @@ fn max_in_flight(r: &Run) -> u64 {
 fn hanging_target_counts_timeouts_caps_in_flight_and_stays_flat() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"hang\"",
         duration: "8s",
         rate: 200,
         timeout: "1s",
         load_extra: "  max_in_flight: 40\n",
-        thresholds: "",
+        ..Spec::default()
     });
     r.assert_completed();
     let s = &r.summary;
@@ -277,21 +291,14 @@ fn hanging_target_counts_timeouts_caps_in_flight_and_stays_flat() {
 fn stalled_body_times_out() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"stall\"",
-        duration: "4s",
         rate: 50,
         timeout: "1s",
-        load_extra: "",
-        thresholds: "",
+        ..Spec::default()
     });
     r.assert_completed();
     let s = &r.summary;
-    let (sent, timeouts) = (
-        num(s, &["requests", "sent"]),
-        num(s, &["requests", "timeouts"]),
-    );
+    let (sent, timeouts) = sent_and_timeouts(s);
     assert!(sent >= 180.0, "sent {sent}: {}", r.ctx());
     assert!(timeouts >= sent - 5.0, "timeouts {timeouts}: {}", r.ctx());
 }
@@ -304,14 +311,11 @@ fn slow_target_latency_grows_while_the_rate_is_held() {
     let _soak = soak_lock();
     // Capacity 100/s (10 ms each, one at a time), offered 150/s for 6 s.
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"slow\", SERVICE_MS: \"10\"",
         duration: "6s",
         rate: 150,
         timeout: "10s",
-        load_extra: "",
-        thresholds: "",
+        ..Spec::default()
     });
     r.assert_completed();
     let s = &r.summary;
@@ -346,24 +350,15 @@ fn slow_target_latency_grows_while_the_rate_is_held() {
 fn reset_connections_are_errors_and_the_run_goes_on() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"reset\", RESET_EVERY: \"2\"",
-        duration: "4s",
-        rate: 100,
-        timeout: "2s",
-        load_extra: "",
         thresholds: "thresholds:\n  error_rate: 1%\n",
+        ..Spec::default()
     });
     r.assert_completed();
     assert_eq!(r.out.code, Some(1), "{}", r.ctx());
     let s = &r.summary;
-    let (completed, errors) = (
-        num(s, &["requests", "completed"]),
-        num(s, &["requests", "errors"]),
-    );
+    let (completed, errors, share) = error_share(s);
     assert!(completed >= 350.0, "{}", r.ctx());
-    let share = errors / completed;
     assert!(
         (0.3..=0.7).contains(&share),
         "every other request is reset, errors {errors} of {completed}: {}",
@@ -378,23 +373,15 @@ fn reset_connections_are_errors_and_the_run_goes_on() {
 fn error_storm_is_counted_and_the_run_completes() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"storm\", STORM_AFTER_MS: \"2000\", STORM_FOR_MS: \"2000\"",
         duration: "6s",
-        rate: 100,
-        timeout: "2s",
-        load_extra: "",
         thresholds: "thresholds:\n  error_rate: 1%\n",
+        ..Spec::default()
     });
     r.assert_completed();
     assert_eq!(r.out.code, Some(1), "{}", r.ctx());
     let s = &r.summary;
-    let (completed, errors) = (
-        num(s, &["requests", "completed"]),
-        num(s, &["requests", "errors"]),
-    );
-    let share = errors / completed;
+    let (completed, errors, share) = error_share(s);
     assert!(
         (0.15..=0.6).contains(&share),
         "a 2 s storm in a 6 s run: errors {errors} of {completed}: {}",
@@ -422,14 +409,10 @@ fn error_storm_is_counted_and_the_run_completes() {
 fn huge_bodies_are_read_without_buffering() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"huge\", BODY_MIB: \"64\"",
-        duration: "4s",
         rate: 2,
         timeout: "8s",
-        load_extra: "",
-        thresholds: "",
+        ..Spec::default()
     });
     r.assert_completed();
     let s = &r.summary;
@@ -443,21 +426,14 @@ fn huge_bodies_are_read_without_buffering() {
 fn endless_bodies_time_out_with_bounded_memory() {
     let _soak = soak_lock();
     let r = run(&Spec {
-        script: "faulty.js",
-        script_args: "",
         env: ", MODE: \"endless\"",
-        duration: "4s",
         rate: 2,
         timeout: "1s",
-        load_extra: "",
-        thresholds: "",
+        ..Spec::default()
     });
     r.assert_completed();
     let s = &r.summary;
-    let (sent, timeouts) = (
-        num(s, &["requests", "sent"]),
-        num(s, &["requests", "timeouts"]),
-    );
+    let (sent, timeouts) = sent_and_timeouts(s);
     assert!(sent >= 7.0, "{}", r.ctx());
     assert!(timeouts >= sent - 1.0, "timeouts {timeouts}: {}", r.ctx());
     assert_peak_below(&r, 48);
@@ -484,10 +460,7 @@ fn supervisor_restart_is_an_event_and_the_run_goes_on() {
         script_args: &child,
         env: &env,
         duration: "7s",
-        rate: 100,
-        timeout: "2s",
-        load_extra: "",
-        thresholds: "",
+        ..Spec::default()
     });
     assert!(
         once.path().join("died").exists(),
@@ -498,12 +471,24 @@ fn supervisor_restart_is_an_event_and_the_run_goes_on() {
     assert!(r.has_event("restart"), "no restart event: {}", r.ctx());
     let s = &r.summary;
     // Most requests succeed: only the ~200 ms without a worker fails.
-    let (completed, errors) = (
-        num(s, &["requests", "completed"]),
-        num(s, &["requests", "errors"]),
-    );
+    let (completed, _, share) = error_share(s);
     assert!(completed >= 600.0, "{}", r.ctx());
-    assert!(errors <= completed * 0.2, "{}", r.ctx());
+    assert!(share <= 0.2, "{}", r.ctx());
+}
+
+/// Requests sent, and how many of them timed out.
+fn sent_and_timeouts(s: &Value) -> (f64, f64) {
+    (
+        num(s, &["requests", "sent"]),
+        num(s, &["requests", "timeouts"]),
+    )
+}
+
+/// Completed requests, the errors among them, and the errors' share of them.
+fn error_share(s: &Value) -> (f64, f64, f64) {
+    let completed = num(s, &["requests", "completed"]);
+    let errors = num(s, &["requests", "errors"]);
+    (completed, errors, errors / completed.max(1.0))
 }
 
 /// The threshold `name` is listed and failed.

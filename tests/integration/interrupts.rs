@@ -18,35 +18,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::{
-    args, assert_target_stopped, free_port, leakhound, read_json, spawn, target, text, Outcome,
-    Workdir, BIN,
+    args, assert_stopped_early, assert_target_stopped, free_port, launch_yaml, leakhound,
+    read_json, spawn, target, text, Outcome, Workdir, BIN,
 };
 
 const LIMIT: Duration = Duration::from_secs(40);
-
-/// A scenario that launches `tests/targets/<script>` on `port` with extra `env`.
-fn launch_yaml(script: &str, port: u16, env: &str, ready: &str, soak: &str) -> String {
-    format!(
-        "\
-name: interrupts
-target:
-  base_url: http://127.0.0.1:{port}
-  command: [node, \"{script}\"]
-  env: {{PORT: \"{port}\"{env}}}
-  ready: {{path: /health, timeout: {ready}}}
-memory:
-  interval: 250ms
-load:
-  timeout: 2s
-  phases:
-    - {{name: soak, duration: {soak}, rate: 100}}
-requests:
-  - name: any
-    path: /any?id={{{{seq}}}}
-",
-        script = target(script).display(),
-    )
-}
+/// The scenario name of the runs here.
+const NAME: &str = "interrupts";
 
 /// A scenario attached to `target_line` (`pid: N` or `pid_file: ...`) at `port`.
 fn attach_yaml(port: u16, target_line: &str, metric: &str) -> String {
@@ -81,16 +59,6 @@ fn run_args(scenario: &Path, out: &Path) -> Vec<String> {
     ])
 }
 
-fn assert_partial(work: &Workdir, out: &Outcome, code: i32) -> Value {
-    assert_eq!(out.code, Some(code), "{}", out.output());
-    let s = work.summary(out);
-    let ctx = format!("{s:#}\n{}", out.output());
-    assert_eq!(s["completed"], Value::Bool(false), "{ctx}");
-    assert_eq!(s["exit_code"].as_i64(), Some(i64::from(code)), "{ctx}");
-    assert!(work.out().join("run.json").exists(), "{ctx}");
-    s
-}
-
 fn has_event(s: &Value, kind: &str) -> bool {
     s["events"]
         .as_array()
@@ -107,14 +75,14 @@ fn signal(pid: i32, sig: i32) {
 fn sigterm_mid_run_is_exit_143_with_partial_folder() {
     let work = Workdir::new();
     let env = format!(", PID_FILE: \"{}\"", work.pid_file().display());
-    let yaml = launch_yaml("clean.js", free_port(), &env, "10s", "30s");
+    let yaml = launch_yaml(NAME, "clean.js", free_port(), &env, "10s", "30s");
     let file = work.scenario("scenario.yaml", &yaml);
     let running = spawn(&run_args(&file, &work.out()));
     let pid = running.pid();
     thread::sleep(Duration::from_secs(4));
     signal(pid, libc::SIGTERM);
     let out = running.wait(LIMIT);
-    let s = assert_partial(&work, &out, 143);
+    let s = assert_stopped_early(&work, &out, 143);
     assert!(has_event(&s, "interrupted"), "{s:#}");
     assert!(
         s["requests"]["completed"].as_f64().unwrap_or(0.0) > 0.0,
@@ -134,14 +102,14 @@ fn sigint_while_the_target_starts_is_exit_130() {
         ", LISTEN: \"0\", DIE_AFTER_MS: \"60000\", PID_FILE: \"{}\"",
         work.pid_file().display()
     );
-    let yaml = launch_yaml("dies-after.js", free_port(), &env, "30s", "5s");
+    let yaml = launch_yaml(NAME, "dies-after.js", free_port(), &env, "30s", "5s");
     let file = work.scenario("scenario.yaml", &yaml);
     let running = spawn(&run_args(&file, &work.out()));
     let pid = running.pid();
     thread::sleep(Duration::from_millis(1500));
     signal(pid, libc::SIGINT);
     let out = running.wait(LIMIT);
-    assert_partial(&work, &out, 130);
+    assert_stopped_early(&work, &out, 130);
     assert!(out.elapsed < Duration::from_secs(10), "{}", out.output());
     assert_target_stopped(&work);
 }
@@ -155,7 +123,7 @@ fn out_folder_under_a_file_is_exit_2() {
     std::fs::write(&blocker, "x").expect("write blocker");
     let out_dir = blocker.join("run");
     let env = format!(", PID_FILE: \"{}\"", work.pid_file().display());
-    let yaml = launch_yaml("clean.js", free_port(), &env, "10s", "2s");
+    let yaml = launch_yaml(NAME, "clean.js", free_port(), &env, "10s", "2s");
     let file = work.scenario("scenario.yaml", &yaml);
     let out = leakhound(&run_args(&file, &out_dir), LIMIT);
     assert_eq!(out.code, Some(2), "{}", out.output());
@@ -232,7 +200,7 @@ fn read_only_out_folder_is_exit_2() {
     let locked = work.path().join("locked");
     std::fs::create_dir(&locked).expect("mkdir");
     let out_dir = locked.join("run");
-    let yaml = launch_yaml("clean.js", free_port(), "", "10s", "2s");
+    let yaml = launch_yaml(NAME, "clean.js", free_port(), "", "10s", "2s");
     let file = work.scenario("scenario.yaml", &yaml);
     let out = if is_root() {
         // nobody may read the scenario but not write `locked` (root's, 0755).
@@ -263,8 +231,10 @@ fn read_only_out_folder_is_exit_2() {
 }
 
 /// The disk fills while the run folder is written: exit 2 with the OS error and the file, and
-/// every file left is whole (no temporaries, every JSON parses). Needs a private mount
-/// namespace with a 96 KiB tmpfs (`unshare -m`, root); skipped with a note otherwise.
+/// every file left is whole (no temporaries, every JSON parses). 96 KiB hold run.json (about
+/// 12 KiB here) but not the plots: the measurements are kept, and no file states a verdict
+/// (summary.json used to say `pass` next to exit 2). Needs a private mount namespace with a
+/// tmpfs (`unshare -m`, root); skipped with a note otherwise.
 #[test]
 fn disk_full_is_exit_2_without_half_written_files() {
     let work = Workdir::new();
@@ -280,7 +250,7 @@ fn disk_full_is_exit_2_without_half_written_files() {
     let copy = work.path().join("copy");
     std::fs::create_dir(&mnt).expect("mkdir");
     let env = format!(", PID_FILE: \"{}\"", work.pid_file().display());
-    let yaml = launch_yaml("clean.js", free_port(), &env, "10s", "2s");
+    let yaml = launch_yaml(NAME, "clean.js", free_port(), &env, "10s", "2s");
     let file = work.scenario("scenario.yaml", &yaml);
     let out_dir = mnt.join("run");
     // The tmpfs exists only inside the namespace: copy what was written out before leaving.
@@ -329,6 +299,23 @@ exit $code",
             read_json(&path, &out);
         }
     }
+    assert!(
+        files.iter().any(|f| f == "run.json"),
+        "run.json (the measurements) should be kept: {files:?}\n{}",
+        out.output()
+    );
+    for verdict in ["summary.json", "summary.md", "junit.xml", "report.html"] {
+        assert!(
+            !files.iter().any(|f| f == verdict),
+            "{verdict} states a verdict but the exit code is 2: {files:?}\n{}",
+            out.output()
+        );
+    }
+    assert!(
+        out.stderr.contains("leakhound report"),
+        "the error should say how to write the rest: {}",
+        out.output()
+    );
 }
 
 /// A target whose /proc memory files leakhound may not read (another user's process, no
@@ -390,7 +377,7 @@ fn attaching_to_a_missing_pid_is_exit_3() {
     let yaml = attach_yaml(free_port(), &format!("pid: {pid}"), "rss_anon");
     let file = work.scenario("scenario.yaml", &yaml);
     let out = leakhound(&run_args(&file, &work.out()), LIMIT);
-    assert_partial(&work, &out, 3);
+    assert_stopped_early(&work, &out, 3);
     assert!(
         out.stderr
             .contains(&format!("cannot attach to PID {pid}: no such process")),
@@ -411,7 +398,7 @@ fn missing_pid_file_is_exit_3_naming_the_file() {
     );
     let file = work.scenario("scenario.yaml", &yaml);
     let out = leakhound(&run_args(&file, &work.out()), LIMIT);
-    assert_partial(&work, &out, 3);
+    assert_stopped_early(&work, &out, 3);
     assert!(
         out.stderr.contains(&pid_file.display().to_string())
             && out.stderr.contains("does not exist"),

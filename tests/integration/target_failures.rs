@@ -10,34 +10,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::util::{
-    args, assert_target_stopped, free_port, leakhound, spawn, target, text, Outcome, Workdir,
+    args, assert_stopped_early, assert_target_stopped, free_port, launch_yaml, leakhound, spawn,
+    text, Outcome, Workdir,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A scenario that launches `node tests/targets/<file>` on `port` with extra `env`.
-fn scenario_yaml(file: &str, port: u16, env: &str, ready_timeout: &str, soak: &str) -> String {
-    format!(
-        "\
-name: failing-target
-target:
-  base_url: http://127.0.0.1:{port}
-  command: [node, \"{script}\"]
-  env: {{PORT: \"{port}\"{env}}}
-  ready: {{path: /health, timeout: {ready_timeout}}}
-memory:
-  interval: 250ms
-load:
-  timeout: 2s
-  phases:
-    - {{name: soak, duration: {soak}, rate: 100}}
-requests:
-  - name: any
-    path: /any?id={{{{seq}}}}
-",
-        script = target(file).display(),
-    )
-}
+/// The scenario name of the runs here.
+const NAME: &str = "failing-target";
 
 fn run(work: &Workdir, yaml: &str) -> Outcome {
     let file = work.scenario("scenario.yaml", yaml);
@@ -51,16 +30,6 @@ fn run(work: &Workdir, yaml: &str) -> Outcome {
         ]),
         LIMIT,
     )
-}
-
-/// The run folder exists and its summary says the run stopped early with `code`.
-fn assert_incomplete(work: &Workdir, out: &Outcome, code: i32) -> Value {
-    assert_eq!(out.code, Some(code), "{}", out.output());
-    let s = work.summary(out);
-    let ctx = format!("{s:#}\n{}", out.output());
-    assert_eq!(s["completed"], Value::Bool(false), "{ctx}");
-    assert_eq!(s["exit_code"].as_i64(), Some(i64::from(code)), "{ctx}");
-    s
 }
 
 /// leakhound said what went wrong (on stdout or stderr) using one of `words`.
@@ -82,7 +51,8 @@ fn has_event(s: &Value, kind: &str) -> bool {
 #[test]
 fn target_that_exits_at_once_is_exit_3() {
     let work = Workdir::new();
-    let yaml = scenario_yaml(
+    let yaml = launch_yaml(
+        NAME,
         "dies-after.js",
         free_port(),
         ", DIE_AFTER_MS: \"0\"",
@@ -90,7 +60,7 @@ fn target_that_exits_at_once_is_exit_3() {
         "5s",
     );
     let out = run(&work, &yaml);
-    let s = assert_incomplete(&work, &out, 3);
+    let s = assert_stopped_early(&work, &out, 3);
     assert_eq!(text(&s, &["outcome"]), "error", "{s:#}");
     assert_mentions(&out, &["exit", "ended"]);
     // It should notice the exit, not wait out the 10 s ready timeout.
@@ -104,9 +74,9 @@ fn target_that_never_opens_its_port_is_exit_3() {
         ", LISTEN: \"0\", DIE_AFTER_MS: \"60000\", PID_FILE: \"{}\"",
         work.pid_file().display()
     );
-    let yaml = scenario_yaml("dies-after.js", free_port(), &env, "1s", "5s");
+    let yaml = launch_yaml(NAME, "dies-after.js", free_port(), &env, "1s", "5s");
     let out = run(&work, &yaml);
-    assert_incomplete(&work, &out, 3);
+    assert_stopped_early(&work, &out, 3);
     assert_mentions(&out, &["ready"]);
     assert!(out.elapsed < Duration::from_secs(15), "{}", out.output());
     // leakhound must stop the process it started even though it never became ready.
@@ -144,7 +114,7 @@ requests:
     let out = run(&work, &yaml);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    assert_incomplete(&work, &out, 3);
+    assert_stopped_early(&work, &out, 3);
     assert_mentions(&out, &["ready", "unreachable", "connect"]);
 }
 
@@ -155,9 +125,9 @@ fn target_dying_mid_run_is_exit_3_with_event() {
         ", DIE_AFTER_MS: \"2500\", PID_FILE: \"{}\"",
         work.pid_file().display()
     );
-    let yaml = scenario_yaml("dies-after.js", free_port(), &env, "10s", "15s");
+    let yaml = launch_yaml(NAME, "dies-after.js", free_port(), &env, "10s", "15s");
     let out = run(&work, &yaml);
-    let s = assert_incomplete(&work, &out, 3);
+    let s = assert_stopped_early(&work, &out, 3);
     assert!(
         has_event(&s, "target_exited"),
         "no target_exited event: {s:#}"
@@ -175,7 +145,7 @@ fn target_dying_mid_run_is_exit_3_with_event() {
 fn ctrl_c_is_exit_130_with_partial_summary() {
     let work = Workdir::new();
     let env = format!(", PID_FILE: \"{}\"", work.pid_file().display());
-    let yaml = scenario_yaml("clean.js", free_port(), &env, "10s", "30s");
+    let yaml = launch_yaml(NAME, "clean.js", free_port(), &env, "10s", "30s");
     let file = work.scenario("scenario.yaml", &yaml);
     let running = spawn(&args([
         "run",
@@ -191,7 +161,7 @@ fn ctrl_c_is_exit_130_with_partial_summary() {
     let rc = unsafe { libc::kill(pid, libc::SIGINT) };
     assert_eq!(rc, 0, "kill(SIGINT) failed");
     let out = running.wait(LIMIT);
-    let s = assert_incomplete(&work, &out, 130);
+    let s = assert_stopped_early(&work, &out, 130);
     assert!(out.elapsed < Duration::from_secs(20), "{}", out.output());
     let completed = s["requests"]["completed"].as_f64().unwrap_or(0.0);
     assert!(

@@ -293,3 +293,48 @@ pub fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     }
     cur.as_str().unwrap_or("")
 }
+
+/// A scenario named `name` that launches `node tests/targets/<script>` on `port` with extra
+/// `env` entries (`, KEY: "value"`), waits up to `ready` for /health, then soaks at 100/s
+/// for `soak`: light load, for the tests of how runs end.
+pub fn launch_yaml(
+    name: &str,
+    script: &str,
+    port: u16,
+    env: &str,
+    ready: &str,
+    soak: &str,
+) -> String {
+    format!(
+        "\
+name: {name}
+target:
+  base_url: http://127.0.0.1:{port}
+  command: [node, \"{script}\"]
+  env: {{PORT: \"{port}\"{env}}}
+  ready: {{path: /health, timeout: {ready}}}
+memory:
+  interval: 250ms
+load:
+  timeout: 2s
+  phases:
+    - {{name: soak, duration: {soak}, rate: 100}}
+requests:
+  - name: any
+    path: /any?id={{{{seq}}}}
+",
+        script = target(script).display(),
+    )
+}
+
+/// The run stopped early with exit `code`, and still left its folder: run.json, and a
+/// summary.json that says `completed: false` with that exit code. Returns the summary.
+pub fn assert_stopped_early(work: &Workdir, out: &Outcome, code: i32) -> Value {
+    assert_eq!(out.code, Some(code), "{}", out.output());
+    let s = work.summary(out);
+    let ctx = format!("{s:#}\n{}", out.output());
+    assert_eq!(s["completed"], Value::Bool(false), "{ctx}");
+    assert_eq!(s["exit_code"].as_i64(), Some(i64::from(code)), "{ctx}");
+    assert!(work.out().join("run.json").exists(), "no run.json: {ctx}");
+    s
+}
