@@ -125,3 +125,42 @@ fn soak_listener_fixed_has_no_grower_above_noise() {
         "{g:#}"
     );
 }
+
+#[test]
+fn soak_unbounded_cache_snapshots_name_the_cached_entries_and_the_map() {
+    let _lock = soak_lock();
+    let work = Workdir::new();
+    // cache-leak.js answers any method on /users/:id and keeps one ~1 KiB profile object per
+    // distinct `id?x` in a module-level Map.
+    let (out, s) = run(
+        &work,
+        &[
+            "--set",
+            "target.command.1=../tests/targets/cache-leak.js",
+            "--set",
+            "requests.0.path=/users/{{seq}}?x=1",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.output());
+    assert_eq!(text(&s, &["leak", "verdict"]), "leak", "{}", out.output());
+    let g = &s["heap_growth"];
+    let growers = g["growers"].as_array().cloned().unwrap_or_default();
+    // What the snapshot really shows: each entry is a plain Object ({key, loadedAt, profile})
+    // in the Map's backing table, and its 1 KiB profile string.
+    let entry = growers
+        .iter()
+        .find(|x| x["class"] == "Object")
+        .unwrap_or_else(|| panic!("no Object grower in {g:#}"));
+    let per_1k = entry["count_per_1k"].as_f64().unwrap_or(0.0);
+    assert!((700.0..1300.0).contains(&per_1k), "{entry:#}");
+    let path = entry["retainer_path"].as_str().unwrap_or("");
+    assert!(
+        path.contains(".cache -> Map.table") && path.ends_with("-> Object"),
+        "{path}"
+    );
+    assert!(
+        growers.iter().any(|x| x["class"] == "(string)"
+            && x["bytes_per_1k"].as_f64().unwrap_or(0.0) > 512.0 * 1000.0),
+        "the ~1 KiB profile strings: {g:#}"
+    );
+}
