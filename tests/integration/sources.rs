@@ -505,3 +505,116 @@ requests:
         "no load was sent: {all}"
     );
 }
+
+/// A `docker` stand-in first on PATH that answers `docker inspect --format {{.State.Pid}} --
+/// NAME` as the real CLI does: `pid` for the container `api`, the daemon's error otherwise.
+/// There is no docker daemon on the test machines; everything after the PID (its cgroup, the
+/// files read every sample) is real.
+fn docker_stand_in(work: &Workdir, pid: u32) -> Vec<(&'static str, String)> {
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let script = bin.join("docker");
+    let body = format!(
+        "#!/bin/sh\n\
+         for last; do :; done\n\
+         if [ \"$1\" = inspect ] && [ \"$last\" = api ]; then echo {pid}; exit 0; fi\n\
+         echo \"Error response from daemon: No such container: $last\" >&2\n\
+         exit 1\n"
+    );
+    std::fs::write(&script, body).expect("write docker stand-in");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = std::env::var("PATH").unwrap_or_default();
+    vec![("PATH", format!("{}:{path}", bin.display()))]
+}
+
+fn docker_yaml(port: u16, work: &Workdir, container: &str) -> String {
+    let command = format!("[node, \"{}\"]", target("metrics-server.js").display());
+    metrics_yaml(
+        port,
+        work,
+        &command,
+        "",
+        &format!(
+            "\
+memory:
+  interval: 250ms
+  sources: [process, {{docker: {{container: {container}}}}}]
+load:
+  timeout: 1s
+  phases:
+    - {{name: soak, duration: 2s, rate: 50}}
+requests:
+  - name: ok
+    path: /ok
+"
+        ),
+    )
+}
+
+#[test]
+fn docker_source_reads_the_containers_cgroup_found_through_docker_inspect() {
+    let work = Workdir::new();
+    // The "container": a real process of this machine, in this test's own cgroup.
+    let mut holder = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let env = docker_stand_in(&work, holder.id());
+    let yaml = docker_yaml(free_port(), &work, "api");
+    let file = work.scenario("scenario.yaml", &yaml);
+    let a = args([
+        "run",
+        &file.display().to_string(),
+        "--out",
+        &work.out().display().to_string(),
+        "--no-progress",
+    ]);
+    let out = crate::util::spawn_env(&a, &env).wait(LIMIT);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_target_stopped(&work);
+    match own_cgroup() {
+        Ok(_) => {
+            assert_eq!(out.code, Some(0), "{}", out.output());
+            let r = run_json(&work, &out);
+            let ticks = r["timeline"]["ticks"].as_array().expect("ticks");
+            let read = ticks
+                .iter()
+                .filter(|t| t["memory"]["readings"]["docker"]["docker_current"].as_u64() > Some(0))
+                .count();
+            assert!(
+                ticks.len() >= 5 && read + 1 >= ticks.len(),
+                "{read} of {} ticks",
+                ticks.len()
+            );
+        }
+        Err(why) => {
+            eprintln!("SKIPPED the docker reading check: {why}. Checking the error path instead.");
+            assert_eq!(out.code, Some(3), "{}", out.output());
+        }
+    }
+}
+
+#[test]
+fn docker_source_for_a_missing_container_stops_before_load_with_the_daemons_answer() {
+    let work = Workdir::new();
+    let env = docker_stand_in(&work, 1);
+    let yaml = docker_yaml(free_port(), &work, "nope");
+    let file = work.scenario("scenario.yaml", &yaml);
+    let a = args([
+        "run",
+        &file.display().to_string(),
+        "--out",
+        &work.out().display().to_string(),
+        "--no-progress",
+    ]);
+    let out = crate::util::spawn_env(&a, &env).wait(LIMIT);
+    assert_target_stopped(&work);
+    assert_eq!(out.code, Some(3), "{}", out.output());
+    let o = out.output();
+    assert!(
+        o.contains("docker inspect nope") && o.contains("No such container: nope"),
+        "{o}"
+    );
+}

@@ -89,8 +89,14 @@ fn drain<R: Read + Send + 'static>(mut pipe: R) -> thread::JoinHandle<String> {
 
 /// Starts leakhound with `args`.
 pub fn spawn(args: &[String]) -> Running {
+    spawn_env(args, &[])
+}
+
+/// [`spawn`] with extra environment variables (e.g. a PATH with a stand-in tool first).
+pub fn spawn_env(args: &[String], env: &[(&str, String)]) -> Running {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
