@@ -90,7 +90,7 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         }
     };
     let pid = target.pid();
-    let (sources, shared) = match open_sources(plan, pid, endpoint).await {
+    let (sources, shared) = match open_sources(plan, pid, target.root_handle(), endpoint).await {
         Ok(s) => s,
         Err(detail) => {
             timeline
@@ -348,6 +348,7 @@ type Opened = (Vec<Box<dyn Source>>, Option<SharedInspector>);
 async fn open_sources(
     plan: &Plan,
     pid: Option<u32>,
+    root: Option<Arc<std::sync::atomic::AtomicU32>>,
     endpoint: Option<Endpoint>,
 ) -> Result<Opened, String> {
     // smaps_rollup (pss) makes the kernel walk the page tables: every sample when judged on,
@@ -359,6 +360,7 @@ async fn open_sources(
         pss: true,
         pss_budget: (!judged).then_some(PSS_CPU_SHARE),
         inspector: None,
+        root,
     };
     let specs = plan.memory.sources.clone();
     tokio::task::spawn_blocking(move || {

@@ -93,6 +93,8 @@ pub struct ProcessTreeSampler {
     pss_due: Option<std::time::Instant>,
     /// Whether the sample being taken reads pss.
     pss_now: bool,
+    /// Where the root PID lives when the target may be re-attached (see [`Self::follow`]).
+    follow: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
 }
 
 /// Per-process values, bytes.
@@ -141,6 +143,7 @@ impl ProcessTreeSampler {
             pss_budget: None,
             pss_due: None,
             pss_now: false,
+            follow: None,
         })
     }
 
@@ -170,6 +173,12 @@ impl ProcessTreeSampler {
         self.root
     }
 
+    /// Samples the tree of whatever PID `root` holds at each sample: an attached target that
+    /// restarts is re-attached through its pid file (`target::Target::root_handle`).
+    pub fn follow(&mut self, root: std::sync::Arc<std::sync::atomic::AtomicU32>) {
+        self.follow = Some(root);
+    }
+
     /// How descendants are found on this kernel.
     pub fn discovery(&self) -> Discovery {
         self.walker.discovery
@@ -189,6 +198,9 @@ impl ProcessTreeSampler {
     }
 
     fn sample_tree(&mut self) -> Result<TreeSample, MemoryError> {
+        if let Some(root) = &self.follow {
+            self.root = root.load(std::sync::atomic::Ordering::Relaxed);
+        }
         let pids = self.walker.list(self.root);
         let mut out = TreeSample::default();
         for pid in pids {

@@ -25,6 +25,9 @@ pub struct OpenContext {
     pub pss_budget: Option<f64>,
     /// The run's inspector session, connected beforehand (see `inspector::connect`).
     pub inspector: Option<SharedInspector>,
+    /// Where an attached target's current PID lives, when it is re-attached after a restart
+    /// (`target.pid_file`); the process source follows it.
+    pub root: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
 }
 
 impl OpenContext {
@@ -63,6 +66,9 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
             let mut sampler = ProcessTreeSampler::new(pid)?;
             sampler.set_pss(ctx.pss);
             sampler.set_pss_budget(ctx.pss_budget);
+            if let Some(root) = &ctx.root {
+                sampler.follow(root.clone());
+            }
             Box::new(ProcessSource(sampler))
         }
         SourcePlan::Cgroup { path: Some(path) } => Box::new(CgroupSource::at(path.clone())?),
@@ -136,6 +142,7 @@ mod tests {
             pss_budget: None,
             pss: false,
             inspector: None,
+            root: None,
         };
         let e = open(&SourcePlan::Cgroup { path: None }, &ctx)
             .err()

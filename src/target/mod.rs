@@ -13,6 +13,8 @@ mod ready;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::process::Child;
@@ -45,6 +47,14 @@ enum Kind {
         /// Kernel start time of the process, so a recycled PID is not mistaken for it.
         start_time: u64,
         exit: Option<ExitInfo>,
+        /// Attached through a pid file: when the process ends, a new PID written there within
+        /// `reattach` is followed (a supervisor restarted the service), through `root`.
+        pid_file: Option<(PathBuf, Duration)>,
+        /// The current PID, shared with the process memory source.
+        root: Arc<AtomicU32>,
+        /// When the process was first seen gone, while a new PID is awaited (kept here because
+        /// `exited` is dropped and called again at every tick of the run).
+        gone_since: Option<tokio::time::Instant>,
     },
     None,
 }
@@ -72,10 +82,15 @@ pub async fn start(plan: &TargetPlan, log: Option<&Path>) -> Result<Target, Targ
             };
             (Target { kind }, command_label(command))
         }
-        TargetProcess::Pid { pid } => (attach(*pid)?, format!("pid {pid}")),
+        TargetProcess::Pid { pid } => (attach(*pid, None)?, format!("pid {pid}")),
         TargetProcess::PidFile { path } => {
             let pid = read_pid_file(path)?;
-            (attach(pid)?, format!("pid {pid} from {}", path.display()))
+            // A restarted service gets as long to write its new PID as it had to get ready.
+            let again = Some((path.clone(), plan.ready.timeout));
+            (
+                attach(pid, again)?,
+                format!("pid {pid} from {}", path.display()),
+            )
         }
         TargetProcess::None => (Target { kind: Kind::None }, plan.base_url.clone()),
     };
@@ -114,7 +129,7 @@ fn command_label(command: &[String]) -> String {
     text
 }
 
-fn attach(pid: u32) -> Result<Target, TargetError> {
+fn attach(pid: u32, pid_file: Option<(PathBuf, Duration)>) -> Result<Target, TargetError> {
     let stat = (pid > 0)
         .then(|| {
             procfs::process::Process::new(pid as i32)
@@ -128,8 +143,31 @@ fn attach(pid: u32) -> Result<Target, TargetError> {
         pid,
         start_time: stat.starttime,
         exit: None,
+        pid_file,
+        root: Arc::new(AtomicU32::new(pid)),
+        gone_since: None,
     };
     Ok(Target { kind })
+}
+
+/// The live process a pid file names, other than `old`, polled until `deadline`: how a
+/// target attached through its pid file is found again after a supervisor restarted it.
+async fn new_pid_in(path: &Path, old: u32, deadline: tokio::time::Instant) -> Option<(u32, u64)> {
+    loop {
+        let found = read_pid_file(path)
+            .ok()
+            .filter(|&p| p != old)
+            .and_then(|p| {
+                let st = procfs::process::Process::new(p as i32)
+                    .and_then(|pr| pr.stat())
+                    .ok()?;
+                (st.state != 'Z' && st.state != 'X').then_some((p, st.starttime))
+            });
+        if found.is_some() || tokio::time::Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(ATTACH_POLL).await;
+    }
 }
 
 fn read_pid_file(path: &Path) -> Result<u32, TargetError> {
@@ -168,6 +206,19 @@ impl Target {
         }
     }
 
+    /// Where the current PID of a target attached through a pid file lives: it changes when
+    /// the target is re-attached after a restart. None for other targets.
+    pub fn root_handle(&self) -> Option<Arc<AtomicU32>> {
+        match &self.kind {
+            Kind::Attached {
+                pid_file: Some(_),
+                root,
+                ..
+            } => Some(root.clone()),
+            _ => None,
+        }
+    }
+
     /// True when leakhound started the target (and so stops it).
     pub fn launched(&self) -> bool {
         matches!(self.kind, Kind::Launched { .. })
@@ -200,9 +251,29 @@ impl Target {
                 pid,
                 start_time,
                 exit,
+                pid_file,
+                root,
+                gone_since,
             } => {
-                while attached_alive(*pid, *start_time) {
-                    tokio::time::sleep(ATTACH_POLL).await;
+                loop {
+                    while attached_alive(*pid, *start_time) {
+                        tokio::time::sleep(ATTACH_POLL).await;
+                    }
+                    let Some((path, wait)) = pid_file.as_ref() else {
+                        break;
+                    };
+                    let since = *gone_since.get_or_insert_with(tokio::time::Instant::now);
+                    match new_pid_in(path, *pid, since + *wait).await {
+                        // Restarted: follow the new process (the memory watch records the
+                        // restart when the old PID leaves the sampled tree).
+                        Some((new, started)) => {
+                            *pid = new;
+                            *start_time = started;
+                            *gone_since = None;
+                            root.store(new, Ordering::Relaxed);
+                        }
+                        None => break,
+                    }
                 }
                 let info = ExitInfo::gone(*pid);
                 *exit = Some(info.clone());

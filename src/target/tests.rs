@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -448,6 +449,67 @@ async fn pid_file_with_a_live_pid_attaches() {
         .await
         .unwrap();
     assert_eq!(target.pid(), Some(pid));
+}
+
+/// A `sleep 30` owned by a [`Guard`], so it is killed (and reaped) however the test ends.
+fn sleeper() -> (u32, Guard) {
+    let child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let guard = Guard {
+        pgid: None,
+        child: Some(child),
+    };
+    (pid, guard)
+}
+
+#[tokio::test]
+async fn a_target_attached_by_pid_file_is_followed_across_a_restart_then_reported_gone() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pid");
+    let (first, first_guard) = sleeper();
+    std::fs::write(&path, format!("{first}\n")).unwrap();
+    let process = TargetProcess::PidFile { path: path.clone() };
+    // Ready timeout 2 s: also how long a restarted target has to write its new PID.
+    let mut target = start(&plan(port, process, None, Duration::from_secs(2)), None)
+        .await
+        .unwrap();
+    let root = target
+        .root_handle()
+        .expect("a pid-file target can be re-attached");
+    assert_eq!(root.load(Ordering::Relaxed), first);
+
+    // A supervisor restarts the service: the old process ends, the new one writes its PID.
+    drop(first_guard);
+    let (second, second_guard) = sleeper();
+    std::fs::write(&path, format!("{second}\n")).unwrap();
+    let r = tokio::time::timeout(Duration::from_millis(1500), target.exited()).await;
+    assert!(
+        r.is_err(),
+        "followed the restart instead of reporting an exit: {r:?}"
+    );
+    assert_eq!(target.pid(), Some(second));
+    assert_eq!(root.load(Ordering::Relaxed), second);
+
+    // Gone for good. The run loop drops `exited` at every tick and calls it again: the 2 s
+    // wait for a new PID must still run out (a deadline restarted per call never would).
+    drop(second_guard);
+    let started = Instant::now();
+    let mut exit = None;
+    for _ in 0..30 {
+        if let Ok(e) = tokio::time::timeout(Duration::from_millis(250), target.exited()).await {
+            exit = Some(e);
+            break;
+        }
+    }
+    let exit = exit.expect("reported gone after the re-attach wait");
+    assert!(exit.detail.contains(&second.to_string()), "{}", exit.detail);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1800), "{waited:?}");
 }
 
 #[tokio::test]

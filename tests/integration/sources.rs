@@ -618,3 +618,88 @@ fn docker_source_for_a_missing_container_stops_before_load_with_the_daemons_answ
         "{o}"
     );
 }
+
+/// Kills a process group when dropped, however the test ends.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+        unsafe {
+            libc::kill(-(self.0 as i32), libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn soak_a_target_attached_by_pid_file_is_followed_across_restarts() {
+    use std::os::unix::process::CommandExt;
+    let _lock = soak_lock();
+    let work = Workdir::new();
+    let port = free_port();
+    let pid_file = work.path().join("service.pid");
+    // A service started outside leakhound by a shell loop (a stand-in for systemd or pm2):
+    // metrics-server.js writes its PID to the pid file at each start and crashes after 4 s.
+    let mut service = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "i=0; while [ $i -lt 4 ]; do node '{}'; i=$((i+1)); sleep 0.3; done",
+            target("metrics-server.js").display()
+        ))
+        .env("PORT", port.to_string())
+        .env("PID_FILE", &pid_file)
+        .env("CRASH_AFTER_MS", "4000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn the service loop");
+    let _group = GroupGuard(service.id());
+    let waited = std::time::Instant::now();
+    while !pid_file.exists() && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let yaml = format!(
+        "\
+name: attached
+target:
+  base_url: http://127.0.0.1:{port}
+  pid_file: {}
+  ready: {{path: /health, timeout: 5s}}
+memory:
+  interval: 250ms
+  sources: [process]
+load:
+  timeout: 1s
+  phases:
+    - {{name: soak, duration: 10s, rate: 100}}
+requests:
+  - name: ok
+    path: /ok?id={{{{seq}}}}
+",
+        pid_file.display()
+    );
+    let out = run(&work, &yaml, "run");
+    let _ = service.kill();
+    let _ = service.wait();
+    let s = work.summary(&out);
+    let ctx = format!("{s:#}\n{}", out.output());
+    // Not exit 3 (target gone): the run followed the restarted service to the end.
+    assert_eq!(out.code, Some(0), "{ctx}");
+    assert_eq!(s["completed"], Value::Bool(true), "{ctx}");
+    let restarts: Vec<Value> = events(&s)
+        .into_iter()
+        .filter(|e| text(e, &["kind"]) == "restart")
+        .collect();
+    assert!(!restarts.is_empty(), "no restart event: {ctx}");
+    let t0 = num(&restarts[0], &["t_s"]);
+    let r = run_json(&work, &out);
+    let after = r["timeline"]["ticks"]
+        .as_array()
+        .expect("ticks")
+        .iter()
+        .filter(|t| t["memory"]["t_s"].as_f64().is_some_and(|t| t > t0 + 0.5))
+        .filter(|t| t["memory"]["readings"]["process"]["rss_anon"].as_u64() > Some(0))
+        .count();
+    assert!(after >= 4, "{after} samples of the new process\n{ctx}");
+}
