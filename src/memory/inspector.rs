@@ -246,8 +246,9 @@ mod tests {
             launch_mode(&v(&["./start.sh"]), &opted),
             Ok(LaunchMode::NodeOptions)
         );
-        let p = TargetProcess::Launch {
-            command: v(&["node", "server.js"]),
+        // A launched command that already sets NODE_OPTIONS.
+        let launch = |cmd: &[&str]| TargetProcess::Launch {
+            command: v(cmd),
             cwd: None,
             env: [(
                 "NODE_OPTIONS".to_string(),
@@ -255,6 +256,7 @@ mod tests {
             )]
             .into(),
         };
+        let p = launch(&["node", "server.js"]);
         let (launched, mode) = with_inspector(&p).unwrap();
         assert_eq!(mode, LaunchMode::Flag);
         let TargetProcess::Launch { command, env, .. } = launched else {
@@ -262,15 +264,7 @@ mod tests {
         };
         assert_eq!(command, v(&["node", "--inspect=127.0.0.1:0", "server.js"]));
         assert_eq!(env["NODE_OPTIONS"], "--max-semi-space-size=1");
-        let npm = TargetProcess::Launch {
-            command: v(&["npm", "start"]),
-            cwd: None,
-            env: [(
-                "NODE_OPTIONS".to_string(),
-                "--max-semi-space-size=1".to_string(),
-            )]
-            .into(),
-        };
+        let npm = launch(&["npm", "start"]);
         let TargetProcess::Launch { command, env, .. } = with_inspector(&npm).unwrap().0 else {
             panic!("still launched")
         };

@@ -130,18 +130,10 @@ fn command_label(command: &[String]) -> String {
 }
 
 fn attach(pid: u32, pid_file: Option<(PathBuf, Duration)>) -> Result<Target, TargetError> {
-    let stat = (pid > 0)
-        .then(|| {
-            procfs::process::Process::new(pid as i32)
-                .and_then(|p| p.stat())
-                .ok()
-        })
-        .flatten()
-        .filter(|st| st.state != 'Z' && st.state != 'X')
-        .ok_or(TargetError::NoSuchPid { pid })?;
+    let start_time = live_start_time(pid).ok_or(TargetError::NoSuchPid { pid })?;
     let kind = Kind::Attached {
         pid,
-        start_time: stat.starttime,
+        start_time,
         exit: None,
         pid_file,
         root: Arc::new(AtomicU32::new(pid)),
@@ -157,12 +149,7 @@ async fn new_pid_in(path: &Path, old: u32, deadline: tokio::time::Instant) -> Op
         let found = read_pid_file(path)
             .ok()
             .filter(|&p| p != old)
-            .and_then(|p| {
-                let st = procfs::process::Process::new(p as i32)
-                    .and_then(|pr| pr.stat())
-                    .ok()?;
-                (st.state != 'Z' && st.state != 'X').then_some((p, st.starttime))
-            });
+            .and_then(|p| Some((p, live_start_time(p)?)));
         if found.is_some() || tokio::time::Instant::now() >= deadline {
             return found;
         }
@@ -191,10 +178,15 @@ fn read_pid_file(path: &Path) -> Result<u32, TargetError> {
 
 /// True while the attached process still runs (not gone, not a zombie, not a recycled PID).
 fn attached_alive(pid: u32, start_time: u64) -> bool {
-    match procfs::process::Process::new(pid as i32).and_then(|p| p.stat()) {
-        Ok(st) => st.starttime == start_time && st.state != 'Z' && st.state != 'X',
-        Err(_) => false,
-    }
+    live_start_time(pid) == Some(start_time)
+}
+
+/// The kernel start time of `pid` while it runs (not gone, not a zombie); None otherwise.
+fn live_start_time(pid: u32) -> Option<u64> {
+    let st = procfs::process::Process::new(i32::try_from(pid).ok().filter(|&p| p > 0)?)
+        .and_then(|p| p.stat())
+        .ok()?;
+    (st.state != 'Z' && st.state != 'X').then_some(st.starttime)
 }
 
 impl Target {

@@ -432,15 +432,7 @@ async fn pid_files_that_are_missing_or_garbage_name_the_path() {
 async fn pid_file_with_a_live_pid_attaches() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let child = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _guard = Guard {
-        pgid: None,
-        child: Some(child),
-    };
+    let (pid, _guard) = sleeper();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.pid");
     std::fs::write(&path, format!("{pid}\n")).unwrap();

@@ -32,6 +32,15 @@ fn run(work: &Workdir, extra: &[&str]) -> (Outcome, Value) {
     (out, summary)
 }
 
+/// The grower of `class` in a `heap_growth` summary; fails the test when there is none.
+fn grower(g: &Value, class: &str) -> Value {
+    g["growers"]
+        .as_array()
+        .and_then(|list| list.iter().find(|x| x["class"] == class))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {class} grower in {g:#}"))
+}
+
 fn kinds(summary: &Value) -> Vec<String> {
     summary["events"]
         .as_array()
@@ -69,11 +78,7 @@ fn soak_listener_leak_is_judged_on_the_heap_and_the_snapshots_name_what_grew() {
         assert!(f.exists(), "{} missing", f.display());
     }
     let g = &s["heap_growth"];
-    let growers = g["growers"].as_array().cloned().unwrap_or_default();
-    let im = growers
-        .iter()
-        .find(|x| x["class"] == "IncomingMessage")
-        .unwrap_or_else(|| panic!("no IncomingMessage grower in {g:#}"));
+    let im = grower(g, "IncomingMessage");
     let per_1k = im["count_per_1k"].as_f64().unwrap_or(0.0);
     // One request object per request survives.
     assert!((700.0..1300.0).contains(&per_1k), "{im:#}");
@@ -144,13 +149,10 @@ fn soak_unbounded_cache_snapshots_name_the_cached_entries_and_the_map() {
     assert_eq!(out.code, Some(1), "{}", out.output());
     assert_eq!(text(&s, &["leak", "verdict"]), "leak", "{}", out.output());
     let g = &s["heap_growth"];
-    let growers = g["growers"].as_array().cloned().unwrap_or_default();
     // What the snapshot really shows: each entry is a plain Object ({key, loadedAt, profile})
     // in the Map's backing table, and its 1 KiB profile string.
-    let entry = growers
-        .iter()
-        .find(|x| x["class"] == "Object")
-        .unwrap_or_else(|| panic!("no Object grower in {g:#}"));
+    let entry = grower(g, "Object");
+    let profiles = grower(g, "(string)");
     let per_1k = entry["count_per_1k"].as_f64().unwrap_or(0.0);
     assert!((700.0..1300.0).contains(&per_1k), "{entry:#}");
     let path = entry["retainer_path"].as_str().unwrap_or("");
@@ -159,8 +161,7 @@ fn soak_unbounded_cache_snapshots_name_the_cached_entries_and_the_map() {
         "{path}"
     );
     assert!(
-        growers.iter().any(|x| x["class"] == "(string)"
-            && x["bytes_per_1k"].as_f64().unwrap_or(0.0) > 512.0 * 1000.0),
-        "the ~1 KiB profile strings: {g:#}"
+        profiles["bytes_per_1k"].as_f64().unwrap_or(0.0) > 512.0 * 1000.0,
+        "the ~1 KiB profile strings: {profiles:#}"
     );
 }
