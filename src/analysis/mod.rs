@@ -12,6 +12,7 @@ mod reason;
 pub mod regression;
 pub mod robust;
 pub mod segment;
+mod stretch;
 pub mod thresholds;
 pub mod verdict;
 

@@ -2,7 +2,8 @@
 //! or not at all — each with a number and a 95% confidence interval.
 //!
 //! The steps: per-window minima after the planned warm-up ([`super::segment::points`]);
-//! segmentation into steady stretches; on the last one, the traffic-vs-time model
+//! segmentation into steady stretches; on the last one (widened as [`super::stretch`] says),
+//! the traffic-vs-time model
 //! memory = a + b·requests + c·seconds (trusted only when the run varied its rate, see
 //! [`VIF_MAX`]); the robust Theil–Sen slope of (time-corrected) memory against requests with
 //! Sen's interval and a Mann–Kendall trend test; per-endpoint attribution when the mix varied.
@@ -16,7 +17,8 @@ use super::linfit;
 use super::reason;
 use super::regression::t_quantile;
 use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen, theil_sen_grouped};
-use super::segment::{self, Point, Span};
+use super::segment::{self, Point};
+use super::stretch::{extend_consistent, first_level, judged_span, stretch_growth, HEAP_STEP};
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
 
@@ -43,14 +45,9 @@ const NOISE_FLOOR: f64 = PAGE * PAGE;
 /// run would otherwise read as a slope (seen: a stateless server judged 473 B/request over
 /// 1,125 requests).
 pub(crate) const MATERIAL_GROWTH: f64 = 1024.0 * 1024.0;
-/// Memory a single heap or arena step moves RSS by, at most, in the runtimes of the zoo (V8
-/// and glibc grow in steps of 0.25-0.5 MiB); levels closer than this are one level.
-const HEAP_STEP: f64 = MATERIAL_GROWTH / 2.0;
 /// Growth with time is judged on the idle stretches too, where no heap step from traffic can
 /// happen, so half as much suffices (a 100 KB/s timer passes it in ~5 s).
 pub(crate) const MATERIAL_TIME_GROWTH: f64 = MATERIAL_GROWTH / 2.0;
-/// The judged stretch covers at least this share of the requests after warm-up.
-const MIN_JUDGED_SHARE: f64 = 1.0 / 3.0;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -226,7 +223,12 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     }
 
     let spans = segment::segments(&pts, NOISE_FLOOR);
-    let last = judged_span(&spans, &pts);
+    let last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, |p| {
+        match (p.first(), p.last()) {
+            (Some(a), Some(z)) => fit_stretch(p, load_varied(timeline, a.t, z.t)).per_request,
+            _ => Estimate::default(),
+        }
+    });
     let judged = &pts[last.start..last.end];
     // Segments before the judged one (a merged tail counts as one).
     findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
@@ -327,55 +329,6 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     (report, findings)
 }
 
-/// The last steady stretch to judge: the last segment, extended back over the segments before
-/// it until it holds enough points and at least [`MIN_JUDGED_SHARE`] of the requests after
-/// warm-up. A short tail after a step (RSS moves in steps of whole heap chunks) judged alone
-/// looks like a steep slope; a pause in RSS growth while a leak refills memory the collector
-/// freed looks like a plateau (seen: a 512 B/request leak flat for 29,000 of 200,000
-/// requests, then growing again); and an idle tail (only time passes) is the very data that
-/// tells growth with time from growth with traffic. So tails are merged in, never dropped.
-fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
-    let Some(last) = spans.last().copied().filter(|s| !s.is_empty()) else {
-        return Span {
-            start: 0,
-            end: pts.len(),
-        };
-    };
-    let total = pts[pts.len() - 1].r - pts[0].r;
-    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
-    let mut start = last.start;
-    for s in spans.iter().rev().skip(1) {
-        let enough = last.end - start >= MIN_POINTS && pts[last.end - 1].r - pts[start].r >= need;
-        if enough {
-            break;
-        }
-        start = s.start;
-    }
-    // Earlier segments that sit within a heap step of where the judged stretch starts were
-    // split off by a step of RSS, not by a change of behaviour: judge them too. A fill or a
-    // warm-up moves memory by more and stays out.
-    let before: Vec<Span> = spans
-        .iter()
-        .rev()
-        .filter(|s| s.end <= start)
-        .copied()
-        .collect();
-    for s in before {
-        let level = first_level(&pts[start..last.end]);
-        if pts[s.start..s.end]
-            .iter()
-            .any(|p| (p.m - level).abs() >= HEAP_STEP)
-        {
-            break;
-        }
-        start = s.start;
-    }
-    Span {
-        start,
-        end: last.end,
-    }
-}
-
 /// True when the judged stretch grew too little for a leak at `limit`: that many requests would
 /// have raised its floor by `limit` × requests, and it rose by less than that minus a heap step
 /// (the most one step of noise can hide). A slope fitted to one late step of RSS can straddle
@@ -383,22 +336,6 @@ fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
 /// B/request against a 256 B limit) while the growth itself rules such a leak out.
 fn growth_rules_out_limit(findings: &Findings, window: &Window, limit: f64) -> bool {
     findings.judged_growth + HEAP_STEP <= limit * window.requests as f64
-}
-
-/// Growth of the minima across a stretch: the level of its last points minus that of its first.
-fn stretch_growth(pts: &[Point]) -> f64 {
-    let level = |it: &mut dyn Iterator<Item = &Point>| {
-        it.take(3).map(|p| p.m).fold(f64::INFINITY, f64::min)
-    };
-    level(&mut pts.iter().rev()) - level(&mut pts.iter())
-}
-
-/// The level the judged series starts from: the lowest of its first few points.
-fn first_level(pts: &[Point]) -> f64 {
-    pts.iter()
-        .take(3)
-        .map(|p| p.m)
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn median_r(pts: &[Point]) -> f64 {
@@ -419,8 +356,8 @@ fn window_of(pts: &[Point], samples: usize) -> Window {
 
 /// What the judged stretch says about traffic and time.
 #[derive(Debug, Clone, Copy)]
-struct StretchFit {
-    per_request: Estimate,
+pub(super) struct StretchFit {
+    pub(super) per_request: Estimate,
     per_second: Estimate,
     intercept: f64,
     separable: bool,
@@ -490,7 +427,7 @@ fn load_varied(timeline: &Timeline, from_s: f64, to_s: f64) -> bool {
     hi > 0.0 && lo * 1.5 <= hi
 }
 
-fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
+pub(super) fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
     let r: Vec<f64> = pts.iter().map(|p| p.r).collect();
     let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
     let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
@@ -617,7 +554,3 @@ pub(crate) fn warmup_end_s(plan: &Plan, timeline: &Timeline) -> f64 {
         end * 0.2
     }
 }
-
-#[cfg(test)]
-#[path = "verdict_tests.rs"]
-mod judged_span_tests;

@@ -1,6 +1,7 @@
 //! Tests of the judged stretch: which segments the verdict is judged on.
 
 use super::*;
+use crate::analysis::verdict::Estimate;
 
 /// Points one second apart; `r` gives the cumulative requests at each.
 fn pts(r: impl Fn(usize) -> f64, n: usize) -> Vec<Point> {
@@ -84,4 +85,64 @@ fn segments_too_small_alone_are_merged_into_one_stretch() {
     ];
     assert_eq!(judged_span(&spans, &p), Span { start: 0, end: 120 });
     assert_eq!(judged_span(&[], &p), Span { start: 0, end: 120 });
+}
+
+/// The per-request slope the verdict fits (one rate: Theil–Sen with Sen's interval).
+fn slope(p: &[Point]) -> Estimate {
+    super::super::verdict::fit_stretch(p, false).per_request
+}
+
+/// Heap-step noise: a fixed pseudo-random level in -`amp`..`amp` per point.
+fn steps(i: usize, amp: f64) -> f64 {
+    amp * (((i * 7919 + 13) % 101) as f64 / 50.0 - 1.0)
+}
+
+#[test]
+fn a_leak_split_by_heap_steps_is_judged_over_the_segments_that_agree() {
+    // 1,000 B/request, 50 requests a point, with steps of up to 0.7 MiB: the last 20 points
+    // alone (1,000 requests, ~1 MB of growth) cannot tell the slope from the 256 B limit.
+    let mut p = pts(|i| 50.0 * i as f64, 60);
+    for (i, x) in p.iter_mut().enumerate() {
+        x.m = 50.0 * MIB + 1000.0 * x.r + steps(i, 0.7 * MIB);
+    }
+    let spans = [Span { start: 0, end: 40 }, Span { start: 40, end: 60 }];
+    let tail = slope(&p[40..]);
+    assert!(
+        tail.low <= 256.0 && tail.high > 256.0,
+        "tail straddles: {tail:?}"
+    );
+    let got = extend_consistent(&spans, &p, spans[1], 256.0, slope);
+    assert_eq!(got, Span { start: 0, end: 60 });
+    let all = slope(&p);
+    assert!(all.low > 256.0, "the whole stretch answers: {all:?}");
+}
+
+#[test]
+fn a_noisy_plateau_is_not_widened_over_the_fill_before_it() {
+    // A fill of 10 MiB over 2,000 requests (~5 KiB each), then a plateau with the same steps:
+    // the plateau alone straddles the limit, but the fill's slope differs from its own by far
+    // more than the two intervals allow (without that check the fill would be judged too).
+    let mut p = filled(pts(|i| 50.0 * i as f64, 60), 40);
+    for (i, x) in p.iter_mut().enumerate().skip(40) {
+        x.m += steps(i + 5, 0.7 * MIB);
+    }
+    let spans = [Span { start: 0, end: 40 }, Span { start: 40, end: 60 }];
+    let tail = slope(&p[40..]);
+    assert!(
+        tail.low <= 256.0 && tail.high > 256.0,
+        "tail straddles: {tail:?}"
+    );
+    assert_eq!(
+        extend_consistent(&spans, &p, spans[1], 256.0, slope),
+        spans[1]
+    );
+    // A stretch that already answers is left as it is, whatever came before.
+    let mut q = pts(|i| 50.0 * i as f64, 60);
+    for x in q.iter_mut() {
+        x.m = 50.0 * MIB + 3000.0 * x.r;
+    }
+    assert_eq!(
+        extend_consistent(&spans, &q, spans[1], 256.0, slope),
+        spans[1]
+    );
 }
