@@ -3,9 +3,8 @@
 //!
 //! The steps: per-window minima after the planned warm-up ([`super::segment::points`]);
 //! segmentation into steady stretches; on the last one (widened as [`super::stretch`] says),
-//! the traffic-vs-time model
-//! memory = a + b·requests + c·seconds (trusted only when the run varied its rate, see
-//! [`VIF_MAX`]); the robust Theil–Sen slope of (time-corrected) memory against requests with
+//! the traffic-vs-time model memory = a + b·requests + c·seconds (trusted only when the run
+//! varied its rate, see [`VIF_MAX`]); the robust Theil–Sen slope of (time-corrected) memory against requests with
 //! Sen's interval and a Mann–Kendall trend test; per-endpoint attribution when the mix varied.
 //! The wording of the verdict lives in [`super::reason`].
 
