@@ -22,7 +22,7 @@ use super::LoadError;
 use crate::scenario::plan::{Plan, RequestPlan};
 use crate::scenario::template::Template;
 
-/// A connection a closed-model loop keeps between its requests.
+/// A connection a closed-model loop or an open-model sender keeps between its requests.
 pub type Held = Option<Conn>;
 
 /// Per scheduler or loop: the template RNG and a reusable render buffer.
@@ -119,7 +119,7 @@ impl Sender {
                 let v = HeaderValue::from_str(&host_header)
                     .map_err(|_| LoadError::BaseUrl(format!("`{base}`: bad host")))?;
                 fixed.insert(header::HOST, v);
-                let pool = Http1::new(format!("{host}:{port}"), most_concurrent);
+                let pool = Http1::new(format!("{host}:{port}"));
                 (Transport::Plain(pool), path.to_string())
             }
             "https" => (
@@ -207,6 +207,18 @@ impl Sender {
         Ok(req)
     }
 
+    /// A new connection to the target, ready for [`send`](Self::send); None for TLS targets
+    /// (reqwest keeps its own) or when connecting failed (the next send tries again).
+    pub async fn open(&self) -> Held {
+        match &self.transport {
+            Transport::Plain(pool) => tokio::time::timeout(self.timeout, pool.connect())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            Transport::Tls(_) => None,
+        }
+    }
+
     /// Sends one request (on `held`'s connection when it has one) and reads its whole body
     /// without keeping it; the plan's timeout bounds everything from connecting to the last
     /// body byte. A connection still usable afterwards is left in `held`.
@@ -226,19 +238,6 @@ impl Sender {
             Ok(false) => Outcome::transport(status),
             Err(_) => Outcome::timed_out(status),
         }
-    }
-
-    /// [`send`](Self::send) on a connection borrowed from the shared idle pool.
-    pub async fn send_pooled(&self, req: Request<Bytes>) -> Outcome {
-        let Transport::Plain(pool) = &self.transport else {
-            return self.send(req, &mut None).await;
-        };
-        let mut held = pool.take();
-        let outcome = self.send(req, &mut held).await;
-        if let Some(conn) = held {
-            pool.put(conn);
-        }
-        outcome
     }
 }
 

@@ -12,6 +12,7 @@ mod http1;
 mod mix;
 mod open;
 mod recorder;
+mod senders;
 
 #[cfg(test)]
 mod bench;
@@ -59,6 +60,8 @@ pub struct LoadHandle {
 pub(crate) struct Engine {
     pub(crate) sender: Sender,
     pub(crate) recorder: Arc<Recorder>,
+    /// The open model's persistent sender tasks.
+    pub(crate) senders: senders::Senders,
 }
 
 /// Starts the phases in order, deadlines measured from `t0`. Returns at once; must be called
@@ -73,6 +76,7 @@ pub fn start(plan: &Plan, t0: Instant, cancel: CancellationToken) -> Result<Load
     let engine = Arc::new(Engine {
         sender,
         recorder: Arc::clone(&recorder),
+        senders: senders::Senders::default(),
     });
     let permits = Arc::new(Semaphore::new(
         plan.load.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
@@ -83,8 +87,21 @@ pub fn start(plan: &Plan, t0: Instant, cancel: CancellationToken) -> Result<Load
     Ok(LoadHandle { recorder, join })
 }
 
+/// Runs the phases, then lets the open model's senders end.
 async fn drive(
     engine: Arc<Engine>,
+    permits: Arc<Semaphore>,
+    phases: Vec<PhasePlan>,
+    model: Model,
+    t0: Instant,
+    cancel: CancellationToken,
+) {
+    run_phases(&engine, permits, phases, model, t0, cancel).await;
+    engine.senders.close();
+}
+
+async fn run_phases(
+    engine: &Arc<Engine>,
     permits: Arc<Semaphore>,
     phases: Vec<PhasePlan>,
     model: Model,
@@ -102,10 +119,10 @@ async fn drive(
         if !phase.is_idle(model) {
             match model {
                 Model::Open => {
-                    open::run_phase(&engine, &permits, phase, phase_start, &cancel, &mut scratch)
+                    open::run_phase(engine, &permits, phase, phase_start, &cancel, &mut scratch)
                         .await
                 }
-                Model::Closed => closed::spawn_loops(&engine, phase.concurrency, deadline, &cancel),
+                Model::Closed => closed::spawn_loops(engine, phase.concurrency, deadline, &cancel),
             }
         }
         if !wait_until(deadline, &cancel).await {

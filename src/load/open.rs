@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Scratch;
 use super::recorder::Outcome;
+use super::senders::{self, Job};
 use super::Engine;
 use crate::scenario::plan::PhasePlan;
 
@@ -101,6 +102,7 @@ pub async fn run_phase(
     scratch: &mut Scratch,
 ) {
     let arrivals = Arrivals::new(phase);
+    senders::warm(engine, warm_senders(phase, permits.available_permits()));
     let at = |n: u64| {
         let t = arrivals.at(n)?;
         start.checked_add(Duration::try_from_secs_f64(t).ok()?)
@@ -156,8 +158,20 @@ pub async fn run_phase(
     }
 }
 
-/// Starts one request due at `intended` as its own task; it holds `permit` until it is done
-/// and its latency counts from `intended`, not from when it actually left.
+/// Senders to have connected before a phase starts: its peak rate's arrivals in 2 ms (a few
+/// times a fast target's latency) and a few more, at most 64 and what the in-flight cap allows.
+fn warm_senders(phase: &PhasePlan, cap: usize) -> usize {
+    let peak = phase.rate.max(phase.ramp_to.unwrap_or(0.0));
+    let n = if peak.is_finite() && peak > 0.0 {
+        (peak * 0.002).ceil().min(60.0) as usize + 4
+    } else {
+        0
+    };
+    n.min(cap)
+}
+
+/// Sends one request due at `intended` through a persistent sender; it holds `permit` until
+/// it is done and its latency counts from `intended`, not from when it actually left.
 pub fn fire(
     engine: &Arc<Engine>,
     permit: OwnedSemaphorePermit,
@@ -167,16 +181,15 @@ pub fn fire(
     let seq = engine.recorder.begin();
     let endpoint = engine.sender.pick(engine.recorder.phase(), seq);
     match engine.sender.build(endpoint, seq, s) {
-        Ok(req) => {
-            let engine = Arc::clone(engine);
-            tokio::spawn(async move {
-                let outcome = engine.sender.send_pooled(req).await;
-                engine
-                    .recorder
-                    .finish(endpoint, outcome, intended.elapsed());
-                drop(permit);
-            });
-        }
+        Ok(req) => senders::dispatch(
+            engine,
+            Job {
+                endpoint,
+                req,
+                intended,
+                permit,
+            },
+        ),
         Err(_) => {
             engine
                 .recorder

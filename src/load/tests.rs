@@ -266,6 +266,7 @@ async fn latency_counts_from_the_intended_send_time() {
     let engine = Arc::new(Engine {
         sender,
         recorder: Arc::clone(&recorder),
+        senders: Default::default(),
     });
     let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
     let intended = Instant::now() - Duration::from_millis(300);
@@ -597,34 +598,57 @@ fn start_needs_a_runtime_and_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_age_out_of_the_pool() {
-    use super::http1::{Http1, IDLE_TTL};
-    use http_body_util::Full;
+async fn a_burst_starts_senders_that_are_reused_then_end_when_idle() {
+    use super::http1::IDLE_TTL;
 
     let srv = testserver::start().await;
-    let authority = srv.base_url.trim_start_matches("http://").to_string();
-    let pool = Http1::new(authority.clone(), 100);
-    let get = || {
-        hyper::Request::get("/ok")
-            .header(hyper::header::HOST, authority.as_str())
-            .body(Full::new(bytes::Bytes::new()))
-            .unwrap()
+    let p = plan(
+        &srv.base_url,
+        Model::Open,
+        vec![phase(1.0, 1.0, None, 0)],
+        &[("/sleep/100", 1)],
+    );
+    let recorder = Arc::new(Recorder::new(1));
+    let engine = Arc::new(Engine {
+        sender: client::Sender::new(&p).unwrap(),
+        recorder: Arc::clone(&recorder),
+        senders: Default::default(),
+    });
+    let permits = Arc::new(Semaphore::new(100));
+    let mut scratch = Scratch::new();
+    let mut burst = |n: usize| {
+        for _ in 0..n {
+            let permit = Arc::clone(&permits).try_acquire_owned().unwrap();
+            open::fire(&engine, permit, Instant::now(), &mut scratch);
+        }
     };
-    // A burst: three connections in use at once, then all idle.
-    let mut conns = Vec::new();
-    for _ in 0..3 {
-        let (mut held, mut status) = (None, None);
-        pool.exchange(get(), &mut held, &mut status).await.unwrap();
-        assert_eq!(status, Some(200));
-        conns.extend(held);
-    }
-    conns.into_iter().for_each(|c| pool.put(c));
-    assert_eq!(pool.idle_len(), 3);
-    tokio::time::sleep(IDLE_TTL + Duration::from_millis(100)).await;
-    // Steady traffic on one connection: handing it back drops the two left unused.
-    let mut held = pool.take();
-    pool.exchange(get(), &mut held, &mut None).await.unwrap();
-    pool.put(held.unwrap());
-    assert_eq!(pool.idle_len(), 1);
-    assert_eq!(srv.connections(), 3, "the kept connection was reused");
+    // Twelve requests at once: none waits for another, each gets a sender of its own.
+    burst(12);
+    assert_eq!(engine.senders.live(), 12);
+    recorder.drain(Duration::from_secs(2)).await;
+    let s = recorder.snapshot();
+    assert_eq!((s.completed, s.errors), (12, 0));
+    let p50 = s.endpoints[0].latency.quantile_ms(0.5).unwrap_or(0.0);
+    assert!(p50 < 190.0, "queued behind each other: p50 {p50} ms");
+    // The next burst reuses the idle senders and their connections.
+    burst(5);
+    recorder.drain(Duration::from_secs(2)).await;
+    assert_eq!(engine.senders.live(), 12);
+    assert_eq!(
+        srv.connections(),
+        12,
+        "idle senders' connections were reused"
+    );
+    // Left idle too long, they are let go (and close their connections) when work comes.
+    tokio::time::sleep(IDLE_TTL + Duration::from_millis(300)).await;
+    burst(1);
+    recorder.drain(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(engine.senders.live(), 1);
+    assert_eq!(srv.connections(), 13, "a new sender, a new connection");
+    // When the load is over they end at once.
+    engine.senders.close();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(engine.senders.live(), 0);
+    assert_eq!(recorder.snapshot().completed, 18);
 }
