@@ -34,10 +34,17 @@ pub struct Job {
 /// The senders of one load run (held by its [`Engine`]).
 #[derive(Default)]
 pub struct Senders {
-    /// Idle senders, the most recently idle at the back, each with when it went idle.
-    idle: Mutex<VecDeque<(oneshot::Sender<Job>, Instant)>>,
+    idle: Mutex<Idle>,
     /// Senders running now (busy or idle).
     live: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Idle {
+    /// The most recently idle at the back, each with when it went idle.
+    waiting: VecDeque<(oneshot::Sender<Job>, Instant)>,
+    /// The load is over: a sender that finishes its request ends instead of waiting.
+    closed: bool,
 }
 
 /// Hands `job` to the sender of `engine` that went idle last, or starts a new one with it.
@@ -48,12 +55,13 @@ pub fn dispatch(engine: &Arc<Engine>, mut job: Job) {
         let mut idle = senders.lock();
         // Let go of senders idle too long (dropping their channel ends them).
         while idle
+            .waiting
             .front()
             .is_some_and(|(_, at)| now.saturating_duration_since(*at) > IDLE_TTL)
         {
-            idle.pop_front();
+            idle.waiting.pop_front();
         }
-        let Some((tx, _)) = idle.pop_back() else {
+        let Some((tx, _)) = idle.waiting.pop_back() else {
             break;
         };
         drop(idle);
@@ -87,7 +95,9 @@ fn spawn(engine: &Arc<Engine>, job: Option<Job>) {
 impl Senders {
     /// Lets every idle sender end; busy ones end when their request is done.
     pub fn close(&self) {
-        self.lock().clear();
+        let mut idle = self.lock();
+        idle.closed = true;
+        idle.waiting.clear();
     }
 
     /// Senders running now.
@@ -119,11 +129,17 @@ impl Senders {
     /// Waits idle for the next job; None when let go.
     async fn next(&self) -> Option<Job> {
         let (tx, rx) = oneshot::channel();
-        self.lock().push_back((tx, Instant::now()));
+        {
+            let mut idle = self.lock();
+            if idle.closed {
+                return None;
+            }
+            idle.waiting.push_back((tx, Instant::now()));
+        }
         rx.await.ok()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(oneshot::Sender<Job>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -97,7 +97,10 @@ fn write_folder_with(
     record: &RunRecord,
     write: impl FnMut(&Path, &[u8]) -> Result<(), WriteError>,
 ) -> Result<(Analysis, Summary), ReportError> {
-    let analysis = analysis::analyze(&record.plan, &record.timeline);
+    let mut analysis = analysis::analyze(&record.plan, &record.timeline);
+    if let Some(reason) = summary::stopped_before_load(&record.end, &analysis.requests) {
+        analysis.leak.reason = reason;
+    }
     let duration_s = record.timeline.last().map_or(0.0, |t| t.t_s);
     let mut summary = Summary::new(
         &record.plan.name,

@@ -45,6 +45,25 @@ pub fn outcome(end: &RunEnd, analysis: &Analysis) -> (Outcome, i32) {
     }
 }
 
+/// The verdict's reason for a run that ended before it sent a single request: "run at least
+/// 200 more requests" would send the user after the wrong problem.
+pub fn stopped_before_load(end: &RunEnd, requests: &RequestCounts) -> Option<String> {
+    if requests.sent > 0 {
+        return None;
+    }
+    let why = match end {
+        RunEnd::Completed => return None,
+        RunEnd::Interrupted { signal: 2 } => "it was interrupted (SIGINT)".to_string(),
+        RunEnd::Interrupted { signal: 15 } => "it was stopped (SIGTERM)".to_string(),
+        RunEnd::Interrupted { signal } => format!("it was stopped by signal {signal}"),
+        RunEnd::TargetFailed { detail } => detail.clone(),
+    };
+    Some(format!(
+        "cannot tell: the run stopped before any request was sent, so there is nothing to \
+         judge; {why}"
+    ))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub scenario: String,
@@ -191,5 +210,28 @@ mod tests {
         );
         assert!(ForcedGc::from_events(&events[1..2]).is_none());
         assert_eq!(gc_ms("no number here"), None);
+    }
+
+    #[test]
+    fn a_run_that_sent_nothing_says_why_instead_of_asking_for_more_requests() {
+        let none = RequestCounts::default();
+        let failed = RunEnd::TargetFailed {
+            detail: "the target exited with status 1 before its ready check passed".into(),
+        };
+        let r = stopped_before_load(&failed, &none).unwrap();
+        assert!(r.contains("before any request was sent"), "{r}");
+        assert!(
+            r.ends_with("exited with status 1 before its ready check passed"),
+            "{r}"
+        );
+        let r = stopped_before_load(&RunEnd::Interrupted { signal: 2 }, &none).unwrap();
+        assert!(r.ends_with("interrupted (SIGINT)"), "{r}");
+        // A run that sent requests, or completed, keeps the verdict's own reason.
+        let some = RequestCounts {
+            sent: 1,
+            ..RequestCounts::default()
+        };
+        assert_eq!(stopped_before_load(&failed, &some), None);
+        assert_eq!(stopped_before_load(&RunEnd::Completed, &none), None);
     }
 }

@@ -63,6 +63,10 @@ fn target_that_exits_at_once_is_exit_3() {
     let s = assert_stopped_early(&work, &out, 3);
     assert_eq!(text(&s, &["outcome"]), "error", "{s:#}");
     assert_mentions(&out, &["exit", "ended"]);
+    // The verdict says the run never got to send, not "run at least 200 more requests".
+    let reason = text(&s, &["leak", "reason"]);
+    assert!(reason.contains("before any request was sent"), "{reason}");
+    assert!(!reason.contains("more requests"), "{reason}");
     // It should notice the exit, not wait out the 10 s ready timeout.
     assert!(out.elapsed < Duration::from_secs(9), "{}", out.output());
 }
