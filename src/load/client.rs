@@ -207,18 +207,6 @@ impl Sender {
         Ok(req)
     }
 
-    /// A new connection to the target, ready for [`send`](Self::send); None for TLS targets
-    /// (reqwest keeps its own) or when connecting failed (the next send tries again).
-    pub async fn open(&self) -> Held {
-        match &self.transport {
-            Transport::Plain(pool) => tokio::time::timeout(self.timeout, pool.connect())
-                .await
-                .ok()
-                .and_then(Result::ok),
-            Transport::Tls(_) => None,
-        }
-    }
-
     /// Sends one request (on `held`'s connection when it has one) and reads its whole body
     /// without keeping it; the plan's timeout bounds everything from connecting to the last
     /// body byte. A connection still usable afterwards is left in `held`.

@@ -49,7 +49,7 @@ impl Http1 {
         Http1 { authority }
     }
 
-    pub async fn connect(&self) -> Result<Conn, TransportError> {
+    async fn connect(&self) -> Result<Conn, TransportError> {
         let stream = TcpStream::connect(&self.authority)
             .await
             .map_err(TransportError::Connect)?;

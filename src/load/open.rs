@@ -102,7 +102,6 @@ pub async fn run_phase(
     scratch: &mut Scratch,
 ) {
     let arrivals = Arrivals::new(phase);
-    senders::warm(engine, warm_senders(phase, permits.available_permits()));
     let at = |n: u64| {
         let t = arrivals.at(n)?;
         start.checked_add(Duration::try_from_secs_f64(t).ok()?)
@@ -156,18 +155,6 @@ pub async fn run_phase(
             }
         }
     }
-}
-
-/// Senders to have connected before a phase starts: its peak rate's arrivals in 2 ms (a few
-/// times a fast target's latency) and a few more, at most 64 and what the in-flight cap allows.
-fn warm_senders(phase: &PhasePlan, cap: usize) -> usize {
-    let peak = phase.rate.max(phase.ramp_to.unwrap_or(0.0));
-    let n = if peak.is_finite() && peak > 0.0 {
-        (peak * 0.002).ceil().min(60.0) as usize + 4
-    } else {
-        0
-    };
-    n.min(cap)
 }
 
 /// Sends one request due at `intended` through a persistent sender; it holds `permit` until

@@ -70,20 +70,10 @@ pub fn dispatch(engine: &Arc<Engine>, mut job: Job) {
             Err(back) => job = back, // that sender is gone; try the next
         }
     }
-    spawn(engine, Some(job));
+    spawn(engine, job);
 }
 
-/// Starts senders, each with a connection open and idle, until `engine` has `n`: without them
-/// the first burst of a fast schedule opens hundreds of connections at once (seen at 20k
-/// req/s against nginx: 50 MiB of own RSS and a p90 of 100 ms in the first second).
-pub fn warm(engine: &Arc<Engine>, n: usize) {
-    let live = engine.senders.live.load(Ordering::Relaxed);
-    for _ in live..n {
-        spawn(engine, None);
-    }
-}
-
-fn spawn(engine: &Arc<Engine>, job: Option<Job>) {
+fn spawn(engine: &Arc<Engine>, job: Job) {
     engine.senders.live.fetch_add(1, Ordering::Relaxed);
     let engine = Arc::clone(engine);
     tokio::spawn(async move {
@@ -106,16 +96,10 @@ impl Senders {
         self.live.load(Ordering::Relaxed)
     }
 
-    /// Sends `first` (or opens a connection when there is none), then whatever it is handed.
-    async fn work(&self, engine: &Engine, first: Option<Job>) -> Option<()> {
+    /// Sends `first`, then whatever it is handed.
+    async fn work(&self, engine: &Engine, first: Job) -> Option<()> {
         let mut held: Held = None;
-        let mut job = match first {
-            Some(j) => j,
-            None => {
-                held = engine.sender.open().await;
-                self.next().await?
-            }
-        };
+        let mut job = first;
         loop {
             let outcome = engine.sender.send(job.req, &mut held).await;
             engine
