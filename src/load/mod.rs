@@ -3,8 +3,9 @@
 //! [`start`] spawns one driver task that walks the phases on a fixed clock (phase k starts at
 //! `t0` plus the earlier durations, whatever happens) and runs the open scheduler
 //! (`open.rs`) or the closed loops (`closed.rs`) in each. Requests are built and sent by
-//! `client.rs` (plain HTTP through `http1.rs`), picked by weight by `mix.rs`, and recorded
-//! in the shared [`Recorder`], which the run orchestrator snapshots once per tick.
+//! `client.rs` (plain HTTP through `http1.rs`), picked by weight by `mix.rs`, handed by the
+//! open scheduler to persistent sender tasks (`senders.rs`), and recorded in the shared
+//! [`Recorder`], which the run orchestrator snapshots once per tick.
 
 mod client;
 mod closed;
