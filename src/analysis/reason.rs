@@ -194,7 +194,7 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
         Verdict::Inconclusive => {
             let small_leak =
                 b.low > report.limit_bytes_per_request && f.judged_growth < MATERIAL_GROWTH;
-            let small_time = c.low > f.time_limit && f.judged_growth < MATERIAL_TIME_GROWTH;
+            let small_time = c.low > f.time_limit && f.time_growth < MATERIAL_TIME_GROWTH;
             if small_leak || small_time {
                 parts.push(format!(
                     "cannot tell: {metric} rises {} per request ({}) {over}, but only {} in all, \

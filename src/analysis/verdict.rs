@@ -174,6 +174,12 @@ pub struct Findings {
     pub time_limit: f64,
     /// Growth of the judged stretch's minima (bytes); below 1 MiB nothing is called a leak.
     pub judged_growth: f64,
+    /// Growth with time the judged stretch shows (bytes): the larger of `judged_growth` and the
+    /// time slope's lower bound times the stretch's seconds. RSS follows a steady timer in
+    /// page and heap steps, and the floors of a few seconds can fall short of what every
+    /// point together shows (seen: a 100 KB/s timer judged over 7.75 s, floors 468 KiB
+    /// apart, slope 98-103 KB/s: `inconclusive`).
+    pub time_growth: f64,
     /// When the target last restarted (or lost memory to the OOM killer or a cliff), if it did:
     /// judging starts a warm-up's length after it.
     pub reset_at_s: Option<f64>,
@@ -274,7 +280,9 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         .any(|e| e.attributed && e.verdict == Verdict::Leak);
     findings.judged_growth = stretch_growth(judged);
     let material = findings.judged_growth >= MATERIAL_GROWTH;
-    let material_time = findings.judged_growth >= MATERIAL_TIME_GROWTH;
+    let seconds = judged[judged.len() - 1].t - judged[0].t;
+    findings.time_growth = findings.judged_growth.max(c.low * seconds);
+    let material_time = findings.time_growth >= MATERIAL_TIME_GROWTH;
     report.verdict = if ((b.low > limit && trend) || endpoint_leak) && material {
         Verdict::Leak
     } else if fit.separable && c.low > tlimit && material_time {
