@@ -157,7 +157,7 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
         }
         Verdict::Bounded => {
             parts.push(format!(
-                "bounded: memory ({metric}) grew {} over the first {} requests after warm-up, \
+                "memory ({metric}) grew {} over the first {} requests after warm-up, \
                  then stayed flat at {} for the last {} ({} per request, {}): a cache or pool \
                  reaching its size, not a leak",
                 format_size(f.growth_before),
@@ -195,7 +195,17 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
             let small_leak =
                 b.low > report.limit_bytes_per_request && f.judged_growth < MATERIAL_GROWTH;
             let small_time = c.low > f.time_limit && f.time_growth < MATERIAL_TIME_GROWTH;
-            if small_leak || small_time {
+            if let Some(tail) = f.flat_tail {
+                parts.push(format!(
+                    "cannot tell: {metric} grew {} per request ({}) {over}, but stayed flat \
+                     over its last {} requests: a cache that filled, or a leak that paused \
+                     while it refilled freed memory; run at least {} more requests",
+                    format_size(b.estimate),
+                    ci(b.low, b.high),
+                    format_count(tail.requests),
+                    format_count(tail.more)
+                ));
+            } else if small_leak || small_time {
                 parts.push(format!(
                     "cannot tell: {metric} rises {} per request ({}) {over}, but only {} in all, \
                      within the steps a runtime's heap grows by; run at least {} more requests",

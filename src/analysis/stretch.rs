@@ -119,6 +119,50 @@ pub(super) fn extend_consistent(
     cur
 }
 
+/// A flat last segment that had to be judged together with a fill before it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatTail {
+    /// Requests in the flat last segment.
+    pub requests: f64,
+    /// More requests at the same level that would let it be judged alone.
+    pub more: f64,
+}
+
+/// `Some` when `judged` was widened back from the last segment over earlier ones that grew
+/// faster than `limit` (lower bound), while the last segment alone is flat (upper bound within
+/// `limit`). Such a stretch is two behaviours: a fill and a plateau too short to judge alone,
+/// or a leak whose RSS paused while it refilled memory the collector freed. Its pooled slope
+/// describes neither (seen: a 1,000-entry LRU, flat for its last 1,750 of 6,000 requests,
+/// judged over all of them as a 1 KiB/request leak), so the verdict cannot be `leak`.
+pub(super) fn flat_tail(
+    spans: &[Span],
+    pts: &[Point],
+    judged: Span,
+    limit: f64,
+    fit: impl Fn(&[Point]) -> Estimate,
+) -> Option<FlatTail> {
+    let tail = spans.last().copied()?;
+    if tail.start <= judged.start || tail.end != judged.end || tail.len() < MIN_POINTS {
+        return None;
+    }
+    let before = &pts[judged.start..tail.start];
+    if before.len() < MIN_POINTS {
+        return None;
+    }
+    let flat = fit(&pts[tail.start..tail.end]).high <= limit;
+    let grew = fit(before).low > limit;
+    (flat && grew).then(|| {
+        let requests = pts[tail.end - 1].r - pts[tail.start].r;
+        let total = pts[pts.len() - 1].r - pts[0].r;
+        // The tail is judged alone once it holds MIN_JUDGED_SHARE of the requests:
+        // requests + x >= (total + x) / 3.
+        let more = ((total * MIN_JUDGED_SHARE - requests) / (1.0 - MIN_JUDGED_SHARE))
+            .ceil()
+            .max(MIN_REQUESTS as f64);
+        FlatTail { requests, more }
+    })
+}
+
 #[cfg(test)]
 #[path = "stretch_tests.rs"]
 mod tests;

@@ -146,3 +146,24 @@ fn a_noisy_plateau_is_not_widened_over_the_fill_before_it() {
         spans[1]
     );
 }
+
+#[test]
+fn a_flat_tail_pooled_with_the_fill_before_it_is_flagged() {
+    // A fill of 10 MiB over 36 points (~2.9 KiB per request), then 6 flat points: too few to
+    // judge alone, so judged_span pools them with the fill; flat_tail says so.
+    let p = filled(pts(|i| 100.0 * i as f64, 42), 36);
+    let spans = [Span { start: 0, end: 36 }, Span { start: 36, end: 42 }];
+    let judged = judged_span(&spans, &p);
+    assert_eq!(judged, Span { start: 0, end: 42 });
+    let tail = flat_tail(&spans, &p, judged, 256.0, slope).expect("a flat tail");
+    assert_eq!(tail.requests, 500.0);
+    // 4,100 requests in all: the tail alone needs a third, (4,100 / 3 - 500) / (2 / 3) more.
+    assert_eq!(tail.more, 1300.0);
+    // A steady leak split in two has no flat tail, and neither has a tail judged alone.
+    let mut q = pts(|i| 100.0 * i as f64, 42);
+    for x in q.iter_mut() {
+        x.m = 50.0 * MIB + 1000.0 * x.r;
+    }
+    assert_eq!(flat_tail(&spans, &q, judged, 256.0, slope), None);
+    assert_eq!(flat_tail(&spans, &p, spans[1], 256.0, slope), None);
+}

@@ -349,6 +349,34 @@ fn a_cache_that_fills_then_stays_flat_is_bounded_with_its_plateau() {
 }
 
 #[test]
+fn a_fill_then_a_plateau_too_short_to_judge_alone_is_not_a_leak() {
+    // 1.5 KiB per request for 42 s after warm-up, then flat for the last 18 s (1,800 of 6,000
+    // requests: under the third a stretch needs alone). Pooled with the fill, Theil–Sen sees a
+    // steep slope; but the last behaviour is flat, so the verdict cannot be `leak` (seen in CI:
+    // an LRU of 1,000 entries called a 1 KiB/request leak).
+    let phases = [phase(10, 100, &[1]), phase(60, 100, &[1])];
+    let tl = build(&["only"], &phases, 1000, 0, |t, r, _| {
+        50.0 * MIB + 1536.0 * (r - 1000.0).clamp(0.0, 4200.0) + 16.0 * 1024.0 * wobble(t as u64)
+    });
+    let a = analyze(&plan(&[]), &tl);
+    assert_eq!(a.leak.verdict, Verdict::Inconclusive, "{}", a.leak.reason);
+    assert!(
+        a.leak.reason.contains("stayed flat over its last 1,8"),
+        "{}",
+        a.leak.reason
+    );
+    assert_eq!(a.thresholds[0].actual, "1.5KiB (low 1.47KiB, inconclusive)");
+    assert!(a.thresholds[0].passed, "{:?}", a.thresholds);
+    // Twice as long at the same level, the plateau is judged alone: bounded.
+    let phases = [phase(10, 100, &[1]), phase(90, 100, &[1])];
+    let tl = build(&["only"], &phases, 1000, 0, |t, r, _| {
+        50.0 * MIB + 1536.0 * (r - 1000.0).clamp(0.0, 4200.0) + 16.0 * 1024.0 * wobble(t as u64)
+    });
+    let a = analyze(&plan(&[]), &tl);
+    assert_eq!(a.leak.verdict, Verdict::Bounded, "{}", a.leak.reason);
+}
+
+#[test]
 fn a_leak_on_one_endpoint_of_three_is_attributed() {
     // `b` keeps 1 KiB per request; the mix emphasises a different endpoint per block.
     let phases = hunt_phases(&[&[4, 1, 1], &[1, 4, 1], &[1, 1, 4]]);

@@ -35,8 +35,15 @@ pub fn evaluate(
     let actual = if leak.verdict == Verdict::Inconclusive && leak.window.samples == 0 {
         "no samples".to_string()
     } else {
+        let limit = leak.limit_bytes_per_request;
+        // A lower bound above the limit that still passed needs its why next to it.
+        let why = match leak.verdict {
+            Verdict::Leak | Verdict::None => String::new(),
+            _ if leak.bytes_per_request.low <= limit => String::new(),
+            v => format!(", {v}"),
+        };
         format!(
-            "{} (low {})",
+            "{} (low {}{why})",
             format_size(leak.bytes_per_request.estimate),
             format_size(leak.bytes_per_request.low)
         )

@@ -17,7 +17,9 @@ use super::reason;
 use super::regression::t_quantile;
 use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen, theil_sen_grouped};
 use super::segment::{self, Point};
-use super::stretch::{extend_consistent, first_level, judged_span, stretch_growth, HEAP_STEP};
+use super::stretch::{
+    extend_consistent, first_level, flat_tail, judged_span, stretch_growth, FlatTail, HEAP_STEP,
+};
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
 
@@ -183,6 +185,9 @@ pub struct Findings {
     /// When the target last restarted (or lost memory to the OOM killer or a cliff), if it did:
     /// judging starts a warm-up's length after it.
     pub reset_at_s: Option<f64>,
+    /// The last segment was flat but too short to judge alone, so it was judged with the
+    /// faster growth before it: no `leak` can be read from that ([`super::stretch::flat_tail`]).
+    pub flat_tail: Option<FlatTail>,
 }
 
 /// Judges whether the plan's metric grows with requests, against `limit` bytes per request.
@@ -228,12 +233,13 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     }
 
     let spans = segment::segments(&pts, NOISE_FLOOR);
-    let last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, |p| {
-        match (p.first(), p.last()) {
-            (Some(a), Some(z)) => fit_stretch(p, load_varied(timeline, a.t, z.t)).per_request,
-            _ => Estimate::default(),
-        }
-    });
+    // The per-request slope of a stretch, as the verdict would fit it.
+    let per_request = |p: &[Point]| match (p.first(), p.last()) {
+        (Some(a), Some(z)) => fit_stretch(p, load_varied(timeline, a.t, z.t)).per_request,
+        _ => Estimate::default(),
+    };
+    let last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, per_request);
+    findings.flat_tail = flat_tail(&spans, &pts, last, limit, per_request);
     let judged = &pts[last.start..last.end];
     // Segments before the judged one (a merged tail counts as one).
     findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
@@ -283,7 +289,8 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     let seconds = judged[judged.len() - 1].t - judged[0].t;
     findings.time_growth = findings.judged_growth.max(c.low * seconds);
     let material_time = findings.time_growth >= MATERIAL_TIME_GROWTH;
-    report.verdict = if ((b.low > limit && trend) || endpoint_leak) && material {
+    let settled = findings.flat_tail.is_none();
+    report.verdict = if ((b.low > limit && trend) || endpoint_leak) && material && settled {
         Verdict::Leak
     } else if fit.separable && c.low > tlimit && material_time {
         Verdict::TimeGrowth
