@@ -119,6 +119,34 @@ pub(super) fn extend_consistent(
     cur
 }
 
+/// Where a plateau starts inside `span`, when segmentation missed the knee: the earliest of a
+/// few evenly spaced points after which the stretch is flat (upper bound within `limit`), holds
+/// at least [`MIN_JUDGED_SHARE`] of the requests after warm-up (as a plateau segmentation had
+/// found would have to), and before which it grew faster than `limit` (lower bound). Only
+/// sought when the whole stretch straddles `limit`: a fill and its plateau pooled in one
+/// segment read as a middling slope (seen once in CI: a 1,000-entry LRU judged over the end of
+/// its fill and its plateau, 303 B/request with 0 B to 942 B, against a 256 B limit).
+pub(super) fn plateau_in(
+    pts: &[Point],
+    span: Span,
+    limit: f64,
+    fit: impl Fn(&[Point]) -> Estimate,
+) -> Option<usize> {
+    const CANDIDATES: usize = 16;
+    let whole = fit(&pts[span.start..span.end]);
+    if !(whole.low <= limit && whole.high > limit) || span.len() < 2 * MIN_POINTS {
+        return None;
+    }
+    let total = pts[pts.len() - 1].r - pts[0].r;
+    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
+    let last = pts[span.end - 1].r;
+    let step = (span.len() / CANDIDATES).max(1);
+    (span.start + MIN_POINTS..=span.end - MIN_POINTS)
+        .step_by(step)
+        .take_while(|&k| last - pts[k].r >= need)
+        .find(|&k| fit(&pts[k..span.end]).high <= limit && fit(&pts[span.start..k]).low > limit)
+}
+
 /// A flat last segment that had to be judged together with a fill before it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FlatTail {

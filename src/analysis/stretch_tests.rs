@@ -167,3 +167,26 @@ fn a_flat_tail_pooled_with_the_fill_before_it_is_flagged() {
     assert_eq!(flat_tail(&spans, &q, judged, 256.0, slope), None);
     assert_eq!(flat_tail(&spans, &p, spans[1], 256.0, slope), None);
 }
+
+#[test]
+fn a_plateau_pooled_with_its_fill_in_one_segment_is_found() {
+    // One segment holds the last 40% of a fill and the plateau after it, with heap-step noise:
+    // pooled, the slope straddles 256 B; from the knee on it is flat.
+    let mut p = filled(pts(|i| 50.0 * i as f64, 90), 40);
+    for (i, x) in p.iter_mut().enumerate() {
+        x.m += steps(i, 0.3 * MIB);
+    }
+    let span = Span { start: 24, end: 90 };
+    let pooled = slope(&p[span.start..span.end]);
+    assert!(pooled.low <= 256.0 && pooled.high > 256.0, "{pooled:?}");
+    let k = plateau_in(&p, span, 256.0, slope).expect("the knee");
+    assert!((34..=50).contains(&k), "plateau from point {k}");
+    // A steady leak straddling the limit has no plateau to find.
+    let mut q = pts(|i| 50.0 * i as f64, 90);
+    for (i, x) in q.iter_mut().enumerate() {
+        x.m = 50.0 * MIB + 300.0 * x.r + steps(i, 0.7 * MIB);
+    }
+    let e = slope(&q[24..]);
+    assert!(e.low <= 256.0 && e.high > 256.0, "{e:?}");
+    assert_eq!(plateau_in(&q, span, 256.0, slope), None);
+}

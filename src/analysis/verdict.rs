@@ -18,7 +18,8 @@ use super::regression::t_quantile;
 use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen, theil_sen_grouped};
 use super::segment::{self, Point};
 use super::stretch::{
-    extend_consistent, first_level, flat_tail, judged_span, stretch_growth, FlatTail, HEAP_STEP,
+    extend_consistent, first_level, flat_tail, judged_span, plateau_in, stretch_growth, FlatTail,
+    HEAP_STEP,
 };
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
@@ -238,11 +239,16 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         (Some(a), Some(z)) => fit_stretch(p, load_varied(timeline, a.t, z.t)).per_request,
         _ => Estimate::default(),
     };
-    let last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, per_request);
+    let mut last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, per_request);
     findings.flat_tail = flat_tail(&spans, &pts, last, limit, per_request);
-    let judged = &pts[last.start..last.end];
-    // Segments before the judged one (a merged tail counts as one).
+    // Segments before the judged one (a merged tail counts as one), and a missed knee.
     findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
+    if let Some(k) = plateau_in(&pts, last, limit, per_request) {
+        last.start = k;
+        findings.segments += 1;
+        findings.flat_tail = None;
+    }
+    let judged = &pts[last.start..last.end];
     let (r0, m0) = (pts[0].r, first_level(&pts));
     findings.requests_before = judged[0].r - r0;
     let ms: Vec<f64> = judged.iter().map(|p| p.m).collect();

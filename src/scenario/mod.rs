@@ -34,6 +34,29 @@ const ENDLESS_MSG: &str = "the file is larger than 1MiB (it did not end within t
                            is it a device or a pipe?); a scenario is a short YAML file — check \
                            that this is the right file";
 
+/// Opens `path` for reading without waiting for a writer: opening a named pipe that nobody
+/// writes to would otherwise hang `validate` for ever. Reads block again after the open, so a
+/// pipe with a writer (`leakhound validate <(gen-scenario)`) is read as it comes, and one
+/// without reads as empty.
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function owns, with flags it just read.
+    let cleared = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if !cleared {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
 /// Reads, parses and resolves the scenario at `path`; relative paths inside it (cwd, pid_file)
 /// are resolved against the file's folder.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
@@ -47,7 +70,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
         source,
     };
     let origin = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    let file = open_without_blocking(path).map_err(read_err)?;
     // Read one byte past the limit, so a huge (or endless) file is never read whole.
     let mut bytes = Vec::new();
     file.take(MAX_SCENARIO_BYTES + 1)

@@ -206,6 +206,15 @@ fn scale_rate(plan: &mut Plan, rate: f64) -> Result<(), ScenarioError> {
             ),
         ));
     }
+    if rate > super::resolve::MAX_RATE {
+        return Err(flag_error(
+            "--rate",
+            format!(
+                "{} is above the limit of 1000000 requests per second",
+                units::format_rate(rate)
+            ),
+        ));
+    }
     let peak = plan
         .load
         .phases

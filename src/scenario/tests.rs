@@ -519,7 +519,23 @@ fn rate_flag_scales_the_peak() {
     let idle = SMALL
         .replace("rate: 10}", "rate: 0}")
         .replace("rate: 20", "rate: 0");
+    // All idle is refused by the file itself, with or without --rate: it would send nothing.
+    let e = err(&idle);
+    assert!(
+        e.starts_with("scenarios/checkout.yaml:") && e.contains("load.phases: every phase is idle"),
+        "{e}"
+    );
     assert!(err_with(&idle, &o).contains("every phase is idle"));
+    // The flag has the file's ceiling.
+    let fast = Overrides {
+        rate: Some(2e9),
+        ..Overrides::default()
+    };
+    let e = err_with(DESIGN, &fast);
+    assert!(
+        e.starts_with("--rate:") && e.contains("above the limit of 1000000"),
+        "{e}"
+    );
 }
 
 #[test]

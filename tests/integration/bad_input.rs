@@ -427,6 +427,21 @@ fn endless_input_message_does_not_claim_zero_bytes() {
 }
 
 #[test]
+fn a_named_pipe_nobody_writes_to_is_refused_not_waited_on() {
+    let work = Workdir::new();
+    let fifo = work.path().join("scenario.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // Before: open() waited for a writer, for ever (LIMIT kills it and the test fails).
+    let out = leakhound(&args(["validate", &fifo.display().to_string()]), LIMIT);
+    assert_eq!(out.code, Some(2), "{}", out.output());
+    assert!(out.stderr.contains("scenario.yaml"), "{}", out.output());
+}
+
+#[test]
 fn non_utf8_file_is_refused() {
     let work = Workdir::new();
     let file = work.path().join("scenario.yaml");

@@ -19,7 +19,7 @@ pub use crate::memory::METRICS;
 pub use memory::SOURCES;
 
 // Sanity caps: beyond these a scenario is a typo, and the engine would only thrash.
-const MAX_RATE: f64 = 1_000_000.0;
+pub(crate) const MAX_RATE: f64 = 1_000_000.0;
 const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
@@ -198,6 +198,15 @@ fn load(l: &schema::Load, reqs: &[RequestPlan], src: &Source, at: &KeyPath) -> R
                 format!("phase name `{name}` is already used by load.phases[{j}]; {how}"),
             ));
         }
+    }
+    let idle = |p: &PhasePlan| p.rate <= 0.0 && p.ramp_to.is_none_or(|r| r <= 0.0);
+    if model == Model::Open && phases.iter().all(idle) {
+        // Nothing would be sent, so nothing could be judged.
+        return Err(src.value_error(
+            &phases_at,
+            "every phase is idle (rate 0), so the run would send no request; give at least one \
+             phase a rate, e.g. `- {name: soak, duration: 5m, rate: 100}`",
+        ));
     }
     Ok(LoadPlan {
         model,
