@@ -526,6 +526,19 @@ fn rate_flag_scales_the_peak() {
         "{e}"
     );
     assert!(err_with(&idle, &o).contains("every phase is idle"));
+    // No source at all, or a V8 metric without the inspector: each says what to add.
+    let none = SMALL.replace("load:\n", "memory:\n  sources: []\nload:\n");
+    assert!(
+        err(&none).contains("memory.sources: lists no source"),
+        "{}",
+        err(&none)
+    );
+    let heap = SMALL.replace("load:\n", "memory:\n  metric: heap_used\nload:\n");
+    assert!(
+        err(&heap).contains("add the `inspector` source"),
+        "{}",
+        err(&heap)
+    );
     // The flag has the file's ceiling.
     let fast = Overrides {
         rate: Some(2e9),

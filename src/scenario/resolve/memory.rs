@@ -44,6 +44,12 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
     let mut provided: Vec<(String, &'static str)> = Vec::new();
     match m.and_then(|m| m.sources.as_ref()) {
         None => sources.push(SourcePlan::Process),
+        Some(list) if list.is_empty() => {
+            return Err(src.value_error(
+                &at.key("sources"),
+                "lists no source; add one, e.g. `sources: [process]`",
+            ))
+        }
         Some(list) => {
             for (i, entry) in list.iter().enumerate() {
                 let here = at.key("sources").index(i);
@@ -112,6 +118,8 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
             let all: Vec<&str> = provided.iter().map(|(m, _)| m.as_str()).collect();
             let hint = if METRICS.contains(&name.as_str()) {
                 " (add the `process` source to memory.sources for it)".to_string()
+            } else if crate::inspect::cdp::METRICS.contains(&name.as_str()) {
+                " (add the `inspector` source to memory.sources for it)".to_string()
             } else {
                 String::new()
             };
