@@ -25,8 +25,7 @@ pub(super) fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
             end: pts.len(),
         };
     };
-    let total = pts[pts.len() - 1].r - pts[0].r;
-    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
+    let need = requests_needed(pts);
     let mut start = last.start;
     for s in spans.iter().rev().skip(1) {
         let enough = last.end - start >= MIN_POINTS && pts[last.end - 1].r - pts[start].r >= need;
@@ -58,6 +57,13 @@ pub(super) fn judged_span(spans: &[Span], pts: &[Point]) -> Span {
         start,
         end: last.end,
     }
+}
+
+/// Requests a stretch must hold to be judged alone: [`MIN_JUDGED_SHARE`] of those after
+/// warm-up (all of `pts`), and never fewer than [`MIN_REQUESTS`].
+fn requests_needed(pts: &[Point]) -> f64 {
+    let total = pts[pts.len() - 1].r - pts[0].r;
+    (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64)
 }
 
 /// Growth of the minima across a stretch: the level of its last points minus that of its first.
@@ -137,8 +143,7 @@ pub(super) fn plateau_in(
     if !(whole.low <= limit && whole.high > limit) || span.len() < 2 * MIN_POINTS {
         return None;
     }
-    let total = pts[pts.len() - 1].r - pts[0].r;
-    let need = (total * MIN_JUDGED_SHARE).max(MIN_REQUESTS as f64);
+    let need = requests_needed(pts);
     let last = pts[span.end - 1].r;
     let step = (span.len() / CANDIDATES).max(1);
     (span.start + MIN_POINTS..=span.end - MIN_POINTS)
@@ -181,10 +186,9 @@ pub(super) fn flat_tail(
     let grew = fit(before).low > limit;
     (flat && grew).then(|| {
         let requests = pts[tail.end - 1].r - pts[tail.start].r;
-        let total = pts[pts.len() - 1].r - pts[0].r;
         // The tail is judged alone once it holds MIN_JUDGED_SHARE of the requests:
         // requests + x >= (total + x) / 3.
-        let more = ((total * MIN_JUDGED_SHARE - requests) / (1.0 - MIN_JUDGED_SHARE))
+        let more = ((requests_needed(pts) - requests) / (1.0 - MIN_JUDGED_SHARE))
             .ceil()
             .max(MIN_REQUESTS as f64);
         FlatTail { requests, more }

@@ -240,13 +240,14 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         _ => Estimate::default(),
     };
     let mut last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, per_request);
-    findings.flat_tail = flat_tail(&spans, &pts, last, limit, per_request);
-    // Segments before the judged one (a merged tail counts as one), and a missed knee.
+    // Segments before the judged one (a merged tail counts as one), and a knee they missed.
     findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
-    if let Some(k) = plateau_in(&pts, last, limit, per_request) {
-        last.start = k;
-        findings.segments += 1;
-        findings.flat_tail = None;
+    match plateau_in(&pts, last, limit, per_request) {
+        Some(k) => {
+            last.start = k;
+            findings.segments += 1;
+        }
+        None => findings.flat_tail = flat_tail(&spans, &pts, last, limit, per_request),
     }
     let judged = &pts[last.start..last.end];
     let (r0, m0) = (pts[0].r, first_level(&pts));

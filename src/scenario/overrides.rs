@@ -210,8 +210,9 @@ fn scale_rate(plan: &mut Plan, rate: f64) -> Result<(), ScenarioError> {
         return Err(flag_error(
             "--rate",
             format!(
-                "{} is above the limit of 1000000 requests per second",
-                units::format_rate(rate)
+                "{} is above the limit of {} requests per second",
+                units::format_rate(rate),
+                super::resolve::MAX_RATE
             ),
         ));
     }
@@ -221,13 +222,8 @@ fn scale_rate(plan: &mut Plan, rate: f64) -> Result<(), ScenarioError> {
         .iter()
         .map(|p| p.rate.max(p.ramp_to.unwrap_or(0.0)))
         .fold(0.0, f64::max);
-    if peak <= 0.0 {
-        return Err(flag_error(
-            "--rate",
-            "every phase is idle (rate 0), so there is no rate to scale; set a phase's rate with --set load.phases.N.rate=R",
-        ));
-    }
-    let factor = rate / peak;
+    // Resolving refused an open plan whose phases are all idle, so `peak` is above 0.
+    let factor = rate / peak.max(f64::MIN_POSITIVE);
     for p in &mut plan.load.phases {
         p.rate *= factor;
         p.ramp_to = p.ramp_to.map(|r| r * factor);

@@ -42,14 +42,15 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
     let mut sources: Vec<SourcePlan> = Vec::new();
     // Which source provides each metric, to refuse two sources reporting the same name.
     let mut provided: Vec<(String, &'static str)> = Vec::new();
+    let no_source = || {
+        src.value_error(
+            &at.key("sources"),
+            "lists no source; add one, e.g. `sources: [process]`",
+        )
+    };
     match m.and_then(|m| m.sources.as_ref()) {
         None => sources.push(SourcePlan::Process),
-        Some(list) if list.is_empty() => {
-            return Err(src.value_error(
-                &at.key("sources"),
-                "lists no source; add one, e.g. `sources: [process]`",
-            ))
-        }
+        Some(list) if list.is_empty() => return Err(no_source()),
         Some(list) => {
             for (i, entry) in list.iter().enumerate() {
                 let here = at.key("sources").index(i);
@@ -106,12 +107,7 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
         None if sources.contains(&SourcePlan::Process) => "rss_anon".to_string(),
         None => match provided.first() {
             Some((m, _)) => m.clone(),
-            None => {
-                return Err(src.value_error(
-                    &at.key("sources"),
-                    "lists no source; add one, e.g. `sources: [process]`",
-                ))
-            }
+            None => return Err(no_source()),
         },
         Some(Text(name)) if provided.iter().any(|(m, _)| m == name) => name.clone(),
         Some(Text(name)) => {

@@ -253,7 +253,7 @@ fn phase(
                     return Err(src.value_error(
                         &here.key(key),
                         format!(
-                            "`{}` is above the limit of 1000000 requests per second",
+                            "`{}` is above the limit of {MAX_RATE} requests per second",
                             r.text
                         ),
                     ));
