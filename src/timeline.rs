@@ -282,6 +282,32 @@ pub struct Tick {
     /// generator stayed flat and was not the bottleneck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<GeneratorSample>,
+    /// Garbage collections the target's runtime reported during the interval (`gc_log`
+    /// source), in the order they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gc: Vec<GcSample>,
+}
+
+/// One garbage collection read from the runtime's own GC trace (Node `--trace-gc-nvp`, JVM
+/// `-Xlog:gc`, Go `GODEBUG=gctrace=1`), stamped when leakhound read it. Its `heap_after` of a
+/// major collection is the `heap_after_gc` metric: live data plus what the collector could not
+/// free, without the heap capacity a runtime grows under load and returns when idle.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct GcSample {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// Cumulative completed requests at that moment.
+    pub requests: u64,
+    /// A full/major collection (V8 mark-compact, a JVM full GC or the end of a concurrent
+    /// mark, every Go cycle): what survives it is what the program still holds.
+    pub major: bool,
+    /// Heap in use after the collection, bytes.
+    pub heap_after: u64,
+    /// Heap in use before it, when the runtime says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_before: Option<u64>,
+    /// Stop-the-world pause, milliseconds.
+    pub pause_ms: f64,
 }
 
 /// leakhound's own CPU and memory at one instant.
