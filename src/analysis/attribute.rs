@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 
 use super::linfit;
 use super::robust::{autocorr_inflation, lag1};
-use super::segment::Point;
-use super::verdict::{ols_estimate, widen, EndpointLeak, Estimate, Verdict, PAGE, VIF_MAX};
+use super::series::Point;
+use super::time::{ols_estimate, VIF_MAX};
+use super::verdict::{widen, EndpointLeak, Estimate, Verdict};
+
+/// Memory is counted in 4 KiB pages: the smallest jump worth a step.
+const PAGE: f64 = 4096.0;
 use crate::timeline::Timeline;
 
 /// Bytes per request to each endpoint, when the mix varied enough to tell them apart.

@@ -21,6 +21,15 @@ pub struct LinFit {
     pub df: f64,
 }
 
+/// Quantile `p` of Student's t with `df` degrees of freedom (the normal's for df <= 0).
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) => dist.inverse_cdf(p),
+        Err(_) => 1.959_963_984_540_054,
+    }
+}
+
 /// Regressors whose correlation matrix has a pivot below this are treated as collinear.
 const SINGULAR: f64 = 1e-10;
 
@@ -144,6 +153,14 @@ fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn t_quantiles_match_tables() {
+        // Reference values from standard t tables.
+        assert!((t_quantile(0.975, 1.0) - 12.706).abs() < 1e-3);
+        assert!((t_quantile(0.975, 10.0) - 2.228).abs() < 1e-3);
+        assert!((t_quantile(0.975, 30.0) - 2.042).abs() < 1e-3);
+    }
 
     #[test]
     fn recovers_two_coefficients_exactly() {

@@ -1,19 +1,19 @@
 //! Analysis: turns a timeline into figures and a verdict.
 //!
 //! [`analyze`] is the one entry point; reports only read its [`Analysis`]. The leak verdict
-//! lives in [`verdict`] ([`verdict::judge_leak`]): per-window minima, segmentation into steady
-//! stretches ([`segment`]), traffic vs time ([`linfit`]), robust slopes and trend tests
-//! ([`robust`]), per-endpoint attribution, and the sentence that explains it ([`reason`]).
+//! lives in [`verdict`]: the judged series ([`series`]), growth with time ([`time`]), the
+//! per-request model ([`model`]: one slope or two joined at a knee), robust slopes and trend
+//! tests ([`robust`]), per-endpoint attribution, and the sentence that explains it ([`reason`]).
 
 mod attribute;
 pub mod generator;
 pub mod linfit;
+mod model;
 mod reason;
-pub mod regression;
 pub mod robust;
-pub mod segment;
-mod stretch;
+pub mod series;
 pub mod thresholds;
+mod time;
 pub mod verdict;
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,6 @@
 //! on its own.
 
 use super::verdict::{Findings, LeakReport, Verdict};
-use super::verdict::{MATERIAL_GROWTH, MATERIAL_TIME_GROWTH};
 use crate::units::{format_count, format_size};
 
 fn ci(low: f64, high: f64) -> String {
@@ -37,17 +36,37 @@ pub(crate) fn too_short(report: &LeakReport, min_requests: u64, min_points: usiz
     )
 }
 
-/// `sentence` prefixed, after a restart, with where judging started and why.
-pub(crate) fn after_reset(f: &Findings, sentence: String) -> String {
-    match f.reset_at_s {
+/// `sentence` prefixed with what was judged when it was not the obvious: the metric fallen
+/// back to, and after a restart, where judging started and why.
+pub(crate) fn with_context(f: &Findings, sentence: String) -> String {
+    let sentence = match f.reset_at_s {
         Some(t) => format!(
             "judged only from {:.1} s: the target restarted (or lost memory) at {t:.1} s, and \
              memory before that belonged to another process; {sentence}",
             f.warmup_end_s
         ),
         None => sentence,
+    };
+    match &f.fallback {
+        Some(why) => format!("{why}; {sentence}"),
+        None => sentence,
     }
 }
+
+/// Requests that would make growth at `b.estimate` per request material: the sensitivity the
+/// model needs of the judged metric, less what the stretch already holds.
+fn requests_to_material(report: &LeakReport, f: &Findings) -> f64 {
+    let b = report
+        .bytes_per_request
+        .estimate
+        .max(report.limit_bytes_per_request);
+    ((f.material - f.judged_growth.max(0.0)) / b)
+        .ceil()
+        .max(MIN_MORE)
+}
+
+/// Never ask for fewer more requests than this.
+const MIN_MORE: f64 = 200.0;
 
 /// "/users is flat", "/process grows 1.1KiB per request (95% CI ...)" for each endpoint.
 fn endpoint_clauses(report: &LeakReport, names: &[String]) -> Option<String> {
@@ -192,9 +211,8 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
             parts.push(time_clause(report, f));
         }
         Verdict::Inconclusive => {
-            let small_leak =
-                b.low > report.limit_bytes_per_request && f.judged_growth < MATERIAL_GROWTH;
-            let small_time = c.low > f.time_limit && f.time_growth < MATERIAL_TIME_GROWTH;
+            let small_leak = b.low > report.limit_bytes_per_request && f.judged_growth < f.material;
+            let small_time = c.low > f.time_limit && f.time_growth < f.material / 2.0;
             if let Some(tail) = f.flat_tail {
                 parts.push(format!(
                     "cannot tell: {metric} grew {} per request ({}) {over}, but stayed flat \
@@ -208,11 +226,13 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
             } else if small_leak || small_time {
                 parts.push(format!(
                     "cannot tell: {metric} rises {} per request ({}) {over}, but only {} in all, \
-                     within the steps a runtime's heap grows by; run at least {} more requests",
+                     less than the {} it moves by without a leak (heap steps, a runtime still \
+                     growing its heap); run at least {} more requests",
                     format_size(b.estimate),
                     ci(b.low, b.high),
                     format_size(f.judged_growth),
-                    format_count(more_requests(report))
+                    format_size(f.material),
+                    format_count(requests_to_material(report, f))
                 ));
             } else if b.high <= report.limit_bytes_per_request {
                 parts.push(format!(

@@ -233,12 +233,12 @@ fn too_short_a_run_is_inconclusive_and_says_why() {
 fn default_limit_applies_without_thresholds() {
     let p = plan(&["thresholds="]);
     assert!(p.thresholds.leak_per_request.is_none());
-    let a = analyze(&p, &timeline(200.0, 0.0, 2000, 0));
+    let a = analyze(&p, &timeline(800.0, 0.0, 2000, 0));
     assert_eq!(a.leak.limit_bytes_per_request, DEFAULT_LEAK_LIMIT_BYTES);
     assert_eq!(
         a.leak.verdict,
         Verdict::Leak,
-        "200B/request is above the 128B default"
+        "800B/request is above the 128B default"
     );
     assert!(a.thresholds[0].limit.contains("default"));
 }
@@ -361,7 +361,7 @@ fn a_fill_then_a_plateau_too_short_to_judge_alone_is_not_a_leak() {
     let a = analyze(&plan(&[]), &tl);
     assert_eq!(a.leak.verdict, Verdict::Inconclusive, "{}", a.leak.reason);
     assert!(
-        a.leak.reason.contains("stayed flat over its last 1,8"),
+        a.leak.reason.contains("stayed flat over its last 1,7"),
         "{}",
         a.leak.reason
     );
@@ -454,17 +454,17 @@ fn an_hour_of_ticks_is_analysed_quickly() {
     assert!(took.as_secs_f64() < budget, "took {took:?}");
 }
 
-/// A leak of 1 KiB/request whose process restarts at `at` s: memory falls back to 40 MiB, the
+/// A leak of 2 KiB/request whose process restarts at `at` s: memory falls back to 40 MiB, the
 /// new process warms up (+8 MiB over its first 10 s), then leaks again.
 fn restarted(at: f64) -> Timeline {
     let phases = [phase(10, 100, &[1]), phase(60, 100, &[1])];
     let mut tl = build(&["only"], &phases, 2000, 0, |t, r, _| {
         let noise = 16.0 * 1024.0 * wobble(t as u64);
         if t < at {
-            60.0 * MIB + 1024.0 * r + noise
+            60.0 * MIB + 2048.0 * r + noise
         } else {
             let since = t - at;
-            40.0 * MIB + 8.0 * MIB * (since / 10.0).min(1.0) + 1024.0 * 100.0 * since + noise
+            40.0 * MIB + 8.0 * MIB * (since / 10.0).min(1.0) + 2048.0 * 100.0 * since + noise
         }
     });
     tl.events.push(crate::timeline::Event {
@@ -482,7 +482,7 @@ fn memory_before_a_restart_and_during_the_new_warm_up_is_not_judged() {
     assert_eq!(a.leak.verdict, Verdict::Leak, "{}", a.leak.reason);
     assert!(a.leak.window.from_s >= 45.0, "{:?}", a.leak.window);
     let b = a.leak.bytes_per_request;
-    assert!((b.estimate - 1024.0).abs() < 100.0, "{b:?}");
+    assert!((b.estimate - 2048.0).abs() < 200.0, "{b:?}");
     assert!(
         a.leak
             .reason

@@ -1,55 +1,55 @@
 //! The leak verdict: does the judged memory metric grow with traffic, with time, up to a bound,
 //! or not at all — each with a number and a 95% confidence interval.
 //!
-//! The steps: per-window minima after the planned warm-up ([`super::segment::points`]);
-//! segmentation into steady stretches; on the last one (widened as [`super::stretch`] says),
-//! the traffic-vs-time model memory = a + b·requests + c·seconds (trusted only when the run
-//! varied its rate, see [`VIF_MAX`]); the robust Theil–Sen slope of (time-corrected) memory against requests with
-//! Sen's interval and a Mann–Kendall trend test; per-endpoint attribution when the mix varied.
+//! One explicit model, in three steps, on the judged series ([`super::series`]: the heap after
+//! each major GC, or the floors of RSS) after the warm-up and after the last restart:
+//! 1. growth with time, c, when the load design separates it from growth with requests
+//!    ([`super::time`]); memory is corrected for it when it is significantly positive;
+//! 2. over the busy points, memory against requests: one slope, or two joined at a knee
+//!    ([`super::model`]); the verdict reads the slope of the last stretch, b, as a robust
+//!    Theil–Sen slope with Sen's interval widened for autocorrelation;
+//! 3. the decision table in [`decide`], where growth must also exceed what the judged metric
+//!    moves by without any leak ([`material_growth`]: a runtime's heap steps and warm-up).
+//!
 //! The wording of the verdict lives in [`super::reason`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::linfit;
+use super::model::{self, Shape};
 use super::reason;
-use super::regression::t_quantile;
-use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen, theil_sen_grouped};
-use super::segment::{self, Point};
-use super::stretch::{
-    extend_consistent, first_level, flat_tail, judged_span, plateau_in, stretch_growth, FlatTail,
-    HEAP_STEP,
-};
+use super::robust::{autocorr_inflation, lag1, mann_kendall, median, theil_sen};
+use super::series::{self, Point, HEAP_AFTER_GC};
+use super::time;
 use crate::scenario::Plan;
 use crate::timeline::Timeline;
 
-/// Fewer judged points (window minima) than this cannot support a verdict.
+/// Fewer judged busy points than this cannot support a verdict.
 pub(crate) const MIN_POINTS: usize = 5;
 /// Fewer requests in the judged stretch than this cannot support a verdict.
 pub(crate) const MIN_REQUESTS: u64 = 200;
+/// The last stretch after a knee holds at least this share of the judged requests: flatness
+/// is measured over requests, and a plateau shorter than this is not yet a plateau.
+const MIN_TAIL_SHARE: f64 = 1.0 / 3.0;
 /// Growth with time above this many bytes per second (lower 95% bound) is `time_growth`:
 /// 4 KiB/s is ~14 MiB an hour, far above an idle runtime's drift and 25x below the
 /// 100 KB/s hoarding timer of the zoo.
 pub const DEFAULT_TIME_LIMIT_BYTES_PER_S: f64 = 4096.0;
-/// Above this variance inflation factor requests and seconds rose together too closely
-/// (correlation > 0.99975) for their effects to be told apart. Both are cumulative, so even a
-/// well-varied run (busy, idle and half-rate phases) has a VIF of ~300; a constant-rate run,
-/// where only the rate's jitter separates them, has one in the tens of thousands.
-pub(crate) const VIF_MAX: f64 = 2000.0;
-/// Memory is counted in 4 KiB pages.
-pub(super) const PAGE: f64 = 4096.0;
-/// Noise below a page is not noise worth modelling.
-const NOISE_FLOOR: f64 = PAGE * PAGE;
-/// Growth smaller than this is not material: it must be exceeded by the stretch before a plateau
-/// to call the run `bounded`, and by the judged stretch itself to call it `leak` or
-/// `time_growth`. V8 and malloc grow RSS in steps of 0.25-0.5 MiB, so a step or two in a short
-/// run would otherwise read as a slope (seen: a stateless server judged 473 B/request over
-/// 1,125 requests).
-pub(crate) const MATERIAL_GROWTH: f64 = 1024.0 * 1024.0;
-/// Growth with time is judged on the idle stretches too, where no heap step from traffic can
-/// happen, so half as much suffices (a 100 KB/s timer passes it in ~5 s).
-pub(crate) const MATERIAL_TIME_GROWTH: f64 = MATERIAL_GROWTH / 2.0;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Growth the judged metric shows without any leak, which a verdict must exceed: the heap
+/// after a major GC moves by well under 1 MiB once a runtime has warmed up; RSS moves by heap
+/// chunks and arenas (0.25-2 MiB each) and by heap capacity a runtime grows under load, so a
+/// stateless Node server's RSS rose 1.6 MiB over its first 1,250 requests (judged a
+/// 1.3 KiB/request leak before this floor).
+pub fn material_growth(metric: &str) -> f64 {
+    if metric == HEAP_AFTER_GC || metric.starts_with("heap") {
+        MIB
+    } else {
+        4.0 * MIB
+    }
+}
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -85,16 +85,6 @@ pub struct Estimate {
     pub estimate: f64,
     pub low: f64,
     pub high: f64,
-}
-
-impl From<super::regression::SlopeFit> for Estimate {
-    fn from(f: super::regression::SlopeFit) -> Self {
-        Estimate {
-            estimate: f.slope,
-            low: f.low,
-            high: f.high,
-        }
-    }
 }
 
 impl Estimate {
@@ -160,165 +150,159 @@ pub struct LeakReport {
 /// Everything the judgement found, for the reason sentence and the thresholds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Findings {
-    /// True when requests and time were separated (the rate varied enough).
+    /// True when requests and time were separated (the design varied the load enough).
     pub separable: bool,
     /// Mann–Kendall p-value of the (time-corrected) memory trend in the judged stretch.
     pub trend_p: f64,
-    /// Where the planned warm-up ended (s).
+    /// Where judging started (s): the planned warm-up's end, or as long after a restart.
     pub warmup_end_s: f64,
-    /// Segments found after the warm-up.
+    /// Stretches the per-request model found after warm-up: 1, or 2 with a knee.
     pub segments: usize,
     /// Median level of the judged stretch (bytes).
     pub plateau_bytes: f64,
-    /// Growth before the judged stretch (bytes), from the first post-warm-up points.
+    /// Growth before the judged stretch (bytes): the first stretch's slope times its requests.
     pub growth_before: f64,
     /// Requests completed before the judged stretch (after warm-up).
     pub requests_before: f64,
+    /// Per-request slope before the knee, when there is one.
+    pub slope_before: Option<Estimate>,
     pub time_limit: f64,
-    /// Growth of the judged stretch's minima (bytes); below 1 MiB nothing is called a leak.
+    /// Growth of the judged stretch by its slope (bytes): b × its requests.
     pub judged_growth: f64,
-    /// Growth with time the judged stretch shows (bytes): the larger of `judged_growth` and the
-    /// time slope's lower bound times the stretch's seconds. RSS follows a steady timer in
-    /// page and heap steps, and the floors of a few seconds can fall short of what every
-    /// point together shows (seen: a 100 KB/s timer judged over 7.75 s, floors 468 KiB
-    /// apart, slope 98-103 KB/s: `inconclusive`).
+    /// Growth with time over the judged stretch (bytes): c × its seconds.
     pub time_growth: f64,
+    /// Memory against seconds over every point of the judged stretch, requests ignored: when
+    /// it is flat, nothing grows with time, whether or not the design could separate the two.
+    pub drift: Estimate,
+    /// Growth the metric shows without a leak, which a verdict must exceed (bytes).
+    pub material: f64,
     /// When the target last restarted (or lost memory to the OOM killer or a cliff), if it did:
     /// judging starts a warm-up's length after it.
     pub reset_at_s: Option<f64>,
-    /// The last segment was flat but too short to judge alone, so it was judged with the
-    /// faster growth before it: no `leak` can be read from that ([`super::stretch::flat_tail`]).
+    /// The model prefers a knee but too few requests follow it: what grew may have stopped.
     pub flat_tail: Option<FlatTail>,
+    /// Why the plan's metric was not the one judged.
+    pub fallback: Option<String>,
+}
+
+/// A knee the model prefers, with too few requests after it to judge the slope there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatTail {
+    /// Requests after the knee.
+    pub requests: f64,
+    /// More requests at the same level that would let it be judged alone.
+    pub more: f64,
+}
+
+/// The slopes the model read.
+struct Read {
+    shape: Shape,
+    /// Index (into the busy points) where the judged stretch starts.
+    at: usize,
+    /// Per-request slope of the judged stretch, and before it when there is a knee.
+    b: Estimate,
+    before: Option<Estimate>,
+    intercept: f64,
+    trend_p: f64,
 }
 
 /// Judges whether the plan's metric grows with requests, against `limit` bytes per request.
-pub fn judge_leak(plan: &Plan, timeline: &Timeline, limit: f64) -> LeakReport {
-    judge(plan, timeline, limit).0
-}
-
-/// [`judge_leak`] with its findings.
 pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findings) {
-    let metric = plan.memory.metric.as_str();
-    let (warmup_end, reset) = judged_from_s(timeline, warmup_end_s(plan, timeline));
-    let samples = timeline
-        .ticks
-        .iter()
-        .filter_map(|t| t.memory.as_ref())
-        .filter(|s| s.t_s >= warmup_end && s.get(metric).is_some())
-        .count();
-    let pts = segment::points(timeline, metric, warmup_end, segment::window_ticks(samples));
+    let (from, reset) = judged_from_s(timeline, warmup_end_s(plan, timeline));
+    let series = series::select(plan, timeline, from);
     let mut findings = Findings {
-        warmup_end_s: warmup_end,
+        warmup_end_s: from,
         time_limit: DEFAULT_TIME_LIMIT_BYTES_PER_S,
         trend_p: 1.0,
         reset_at_s: reset,
+        material: material_growth(&series.metric),
+        fallback: series.fallback.clone(),
+        segments: 1,
         ..Findings::default()
     };
+    let pts = &series.points;
+    let busy: Vec<Point> = pts.iter().filter(|p| p.busy).cloned().collect();
     let mut report = LeakReport {
         verdict: Verdict::Inconclusive,
-        metric: metric.to_string(),
+        metric: series.metric.clone(),
         bytes_per_request: Estimate::default(),
         bytes_per_second: Estimate::default(),
         endpoints: BTreeMap::new(),
         reason: String::new(),
         intercept_bytes: None,
         limit_bytes_per_request: limit,
-        window: window_of(&pts, samples),
+        window: window_of(&busy, series.samples),
     };
-    if pts.len() < MIN_POINTS || report.window.requests < MIN_REQUESTS {
-        report.reason = reason::after_reset(
+    if busy.len() < MIN_POINTS || report.window.requests < MIN_REQUESTS {
+        report.reason = reason::with_context(
             &findings,
             reason::too_short(&report, MIN_REQUESTS, MIN_POINTS),
         );
         return (report, findings);
     }
 
-    let spans = segment::segments(&pts, NOISE_FLOOR);
-    // The per-request slope of a stretch, as the verdict would fit it.
-    let per_request = |p: &[Point]| match (p.first(), p.last()) {
-        (Some(a), Some(z)) => fit_stretch(p, load_varied(timeline, a.t, z.t)).per_request,
-        _ => Estimate::default(),
-    };
-    let mut last = extend_consistent(&spans, &pts, judged_span(&spans, &pts), limit, per_request);
-    // Segments before the judged one (a merged tail counts as one), and a knee they missed.
-    findings.segments = 1 + spans.iter().filter(|s| s.end <= last.start).count();
-    match plateau_in(&pts, last, limit, per_request) {
-        Some(k) => {
-            last.start = k;
-            findings.segments += 1;
-        }
-        None => findings.flat_tail = flat_tail(&spans, &pts, last, limit, per_request),
-    }
-    let judged = &pts[last.start..last.end];
-    let (r0, m0) = (pts[0].r, first_level(&pts));
-    findings.requests_before = judged[0].r - r0;
-    let ms: Vec<f64> = judged.iter().map(|p| p.m).collect();
-    findings.plateau_bytes = median(&ms);
-    findings.growth_before = findings.plateau_bytes - m0;
-    let judged_samples = timeline
-        .ticks
+    // 1. Growth with time, over every judged point (idle ones are what measure it), with the
+    // per-request shape the uncorrected busy points choose.
+    let (t0, t1) = (pts[0].t, pts[pts.len() - 1].t);
+    let designed = time::load_varied(timeline, t0, t1);
+    let raw: Vec<f64> = busy.iter().map(|p| p.m).collect();
+    let knee = knee_at(&busy, &raw);
+    let ts = time::slope(pts, designed, knee);
+    let c = ts.per_second;
+    findings.separable = ts.separable;
+    findings.time_growth = c.estimate * (t1 - t0);
+    // Memory that shrinks with time is a runtime returning capacity, not a cause to correct.
+    let corrected = ts.separable && c.low > 0.0;
+    let ys: Vec<f64> = busy
         .iter()
-        .filter_map(|t| t.memory.as_ref())
-        .filter(|s| s.t_s >= judged[0].t && s.get(metric).is_some())
-        .count();
-    report.window = window_of(judged, judged_samples);
-    if report.window.requests < MIN_REQUESTS {
-        report.reason = reason::after_reset(
-            &findings,
-            reason::too_short(&report, MIN_REQUESTS, MIN_POINTS),
-        );
-        return (report, findings);
+        .map(|p| {
+            p.m - if corrected {
+                c.estimate * (p.t - t0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+
+    // 2. Memory against requests: one slope or two.
+    let mut read = read_slopes(&busy, &ys);
+    if corrected && ts.rate > 0.0 {
+        read.b = widen(read.b, (c.high - c.low) / 2.0 / ts.rate);
     }
-
-    let designed = load_varied(timeline, judged[0].t, judged[judged.len() - 1].t);
-    let fit = fit_stretch(judged, designed);
-    findings.separable = fit.separable;
-    findings.trend_p = fit.trend_p;
-    report.bytes_per_request = fit.per_request;
-    report.bytes_per_second = fit.per_second;
-    report.intercept_bytes = Some(fit.intercept);
-    let endpoints = super::attribute::attribute(
-        timeline,
-        judged,
-        fit.separable && fit.per_second.significant(),
-        limit,
+    let last = &busy[read.at..];
+    let r0 = busy[0].r;
+    findings.segments = 1 + usize::from(read.at > 0);
+    findings.requests_before = last[0].r - r0;
+    findings.slope_before = read.before;
+    findings.growth_before = read.before.map_or(0.0, |e| e.estimate) * findings.requests_before;
+    findings.plateau_bytes = median(&last.iter().map(|p| p.m).collect::<Vec<_>>());
+    findings.trend_p = read.trend_p;
+    if let Shape::ShortTail { at } = read.shape {
+        findings.flat_tail = Some(short_tail(&busy, at));
+    }
+    let from_t = last[0].t;
+    let (tt, mm): (Vec<f64>, Vec<f64>) = pts
+        .iter()
+        .filter(|p| p.t >= from_t)
+        .map(|p| (p.t, p.m))
+        .unzip();
+    findings.drift = robust_slope(&tt, &mm).0;
+    let last_samples = busy.len() - read.at;
+    report.window = window_of(
+        last,
+        last_samples.max(series.samples * last_samples / busy.len()),
     );
+    findings.judged_growth = read.b.estimate * report.window.requests as f64;
+    report.bytes_per_request = read.b;
+    report.bytes_per_second = c;
+    report.intercept_bytes = Some(read.intercept);
+    report.endpoints =
+        super::attribute::attribute(timeline, last, ts.separable && c.significant(), limit);
 
-    let b = fit.per_request;
-    let c = fit.per_second;
-    let tlimit = findings.time_limit;
-    let trend = fit.trend_p < 0.05;
-    let endpoint_leak = endpoints
-        .values()
-        .any(|e| e.attributed && e.verdict == Verdict::Leak);
-    findings.judged_growth = stretch_growth(judged);
-    let material = findings.judged_growth >= MATERIAL_GROWTH;
-    let seconds = judged[judged.len() - 1].t - judged[0].t;
-    findings.time_growth = findings.judged_growth.max(c.low * seconds);
-    let material_time = findings.time_growth >= MATERIAL_TIME_GROWTH;
-    let settled = findings.flat_tail.is_none();
-    report.verdict = if ((b.low > limit && trend) || endpoint_leak) && material && settled {
-        Verdict::Leak
-    } else if fit.separable && c.low > tlimit && material_time {
-        Verdict::TimeGrowth
-    } else if (b.high <= limit || growth_rules_out_limit(&findings, &report.window, limit))
-        && (!fit.separable || c.high <= tlimit)
-    {
-        // Without separation only the per-request figure can be judged; the reason says so.
-        let earlier = findings.requests_before > 0.0
-            && findings.growth_before > MATERIAL_GROWTH
-            && findings.growth_before / findings.requests_before > limit;
-        if findings.segments > 1 && earlier {
-            report.intercept_bytes = Some(findings.plateau_bytes - b.estimate * median_r(judged));
-            Verdict::Bounded
-        } else {
-            Verdict::None
-        }
-    } else {
-        Verdict::Inconclusive
-    };
-    report.endpoints = endpoints;
+    // 3. The decision table.
+    report.verdict = decide(&report, &findings, &read);
     if let [only] = timeline.endpoints.as_slice() {
+        let b = report.bytes_per_request;
         let verdict = match report.verdict {
             Verdict::TimeGrowth if b.high <= limit => Verdict::None,
             Verdict::TimeGrowth => Verdict::Inconclusive,
@@ -333,85 +317,125 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
             },
         );
     }
-    report.reason = reason::after_reset(
+    report.reason = reason::with_context(
         &findings,
         reason::sentence(&report, &findings, &timeline.endpoints),
     );
-    // Milli-byte resolution: re-analysing a saved run (whose times went through JSON) must give
-    // the same figures, not ones a last bit apart.
-    report.bytes_per_request = report.bytes_per_request.rounded();
-    report.bytes_per_second = report.bytes_per_second.rounded();
-    report.intercept_bytes = report
-        .intercept_bytes
-        .map(|v| (v * 1000.0).round() / 1000.0);
-    for e in report.endpoints.values_mut() {
-        e.bytes_per_request = e.bytes_per_request.rounded();
-    }
+    round(&mut report);
     (report, findings)
 }
 
-/// True when the judged stretch grew too little for a leak at `limit`: that many requests would
-/// have raised its floor by `limit` × requests, and it rose by less than that minus a heap step
-/// (the most one step of noise can hide). A slope fitted to one late step of RSS can straddle
-/// the limit (seen: a flat server, a 0.47 MiB step near the end of 4,840 requests, CI 3-353
-/// B/request against a 256 B limit) while the growth itself rules such a leak out.
-fn growth_rules_out_limit(findings: &Findings, window: &Window, limit: f64) -> bool {
-    findings.judged_growth + HEAP_STEP <= limit * window.requests as f64
-}
-
-fn median_r(pts: &[Point]) -> f64 {
-    median(&pts.iter().map(|p| p.r).collect::<Vec<_>>())
-}
-
-fn window_of(pts: &[Point], samples: usize) -> Window {
-    match (pts.first(), pts.last()) {
-        (Some(a), Some(z)) => Window {
-            from_s: a.t,
-            to_s: z.t,
-            samples,
-            requests: (z.r - a.r).max(0.0) as u64,
-        },
-        _ => Window::default(),
+/// The verdict from the slopes read, as README's table of decision rules states it.
+fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
+    let limit = report.limit_bytes_per_request;
+    let (b, c) = (report.bytes_per_request, report.bytes_per_second);
+    let endpoint_leak = report
+        .endpoints
+        .values()
+        .any(|e| e.attributed && e.verdict == Verdict::Leak);
+    let grows = (b.low > limit && read.trend_p < 0.05) || endpoint_leak;
+    let material = f.judged_growth >= f.material;
+    // A preferred knee that slows, with too few requests after it, may be a fill that stopped.
+    let settling = f.flat_tail.is_some();
+    // Flat with time when the design measured it so, or when memory simply did not drift; a
+    // design that cannot separate time leaves only the per-request figure to judge.
+    let time_ok = !f.separable || c.high <= f.time_limit || f.drift.high <= f.time_limit;
+    let filled = read.before.is_some_and(|e| e.low > limit) && f.growth_before >= f.material;
+    if grows && material && !settling {
+        Verdict::Leak
+    } else if f.separable && c.low > f.time_limit && f.time_growth >= f.material / 2.0 {
+        Verdict::TimeGrowth
+    } else if b.high <= limit && time_ok && !settling {
+        if filled {
+            Verdict::Bounded
+        } else {
+            Verdict::None
+        }
+    } else {
+        Verdict::Inconclusive
     }
 }
 
-/// What the judged stretch says about traffic and time.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct StretchFit {
-    pub(super) per_request: Estimate,
-    per_second: Estimate,
-    intercept: f64,
-    separable: bool,
-    trend_p: f64,
-}
-
-/// The 95% interval of a least-squares coefficient, widened for autocorrelated residuals.
-pub(super) fn ols_estimate(coef: f64, se: f64, df: f64, inflation: f64) -> Estimate {
-    let half = t_quantile(0.975, df.max(1.0)) * se * inflation.sqrt();
-    Estimate {
-        estimate: coef,
-        low: coef - half,
-        high: coef + half,
+/// The request count of the knee the busy points prefer, if any (however short its tail).
+fn knee_at(busy: &[Point], ys: &[f64]) -> Option<f64> {
+    match model::choose(busy, ys, requests_needed(busy)) {
+        Shape::Knee { at } | Shape::ShortTail { at } => Some(busy[at].r),
+        Shape::Linear => None,
     }
 }
 
-/// Theil–Sen of y on x with Sen's interval widened for the residuals' autocorrelation.
-fn robust_slope(x: &[f64], y: &[f64]) -> Option<(Estimate, f64, f64)> {
-    let ts = theil_sen(x, y, 0.95, 1.0)?;
+/// Chooses the model and reads the judged stretch's slope off it.
+fn read_slopes(busy: &[Point], ys: &[f64]) -> Read {
+    let need = requests_needed(busy);
+    let mut shape = model::choose(busy, ys, need);
+    let slope = |from: usize, to: usize| {
+        let x: Vec<f64> = busy[from..to].iter().map(|p| p.r).collect();
+        robust_slope(&x, &ys[from..to])
+    };
+    // A short tail that rises faster than before is no fill that stopped: judge it whole.
+    if let Shape::ShortTail { at } = shape {
+        let (before, after) = (slope(0, at + 1), slope(at, busy.len()));
+        if after.0.estimate >= before.0.estimate {
+            shape = Shape::Linear;
+        }
+    }
+    let at = match shape {
+        Shape::Knee { at } => at,
+        Shape::Linear | Shape::ShortTail { .. } => 0,
+    };
+    let (b, _, infl) = slope(at, busy.len());
+    let before = (at > 0).then(|| slope(0, at + 1).0);
+    let trend_p = mann_kendall(&ys[at..], infl).map_or(1.0, |mk| mk.p);
+    let intercept = median(
+        &busy[at..]
+            .iter()
+            .map(|p| p.m - b.estimate * p.r)
+            .collect::<Vec<_>>(),
+    );
+    Read {
+        shape,
+        at,
+        b,
+        before,
+        intercept,
+        trend_p,
+    }
+}
+
+/// Requests the last stretch must hold to be judged alone: [`MIN_TAIL_SHARE`] of the judged
+/// requests, and never fewer than [`MIN_REQUESTS`].
+fn requests_needed(busy: &[Point]) -> f64 {
+    let total = busy[busy.len() - 1].r - busy[0].r;
+    (total * MIN_TAIL_SHARE).max(MIN_REQUESTS as f64)
+}
+
+/// The short tail after the knee at `at`, and how many more requests would let it be judged.
+fn short_tail(busy: &[Point], at: usize) -> FlatTail {
+    let requests = busy[busy.len() - 1].r - busy[at].r;
+    // The tail is judged alone once requests + x >= (total + x) / 3.
+    let more = ((requests_needed(busy) - requests) / (1.0 - MIN_TAIL_SHARE))
+        .ceil()
+        .max(MIN_REQUESTS as f64);
+    FlatTail { requests, more }
+}
+
+/// Theil–Sen of y on x with Sen's interval widened for the residuals' autocorrelation; the
+/// intercept, and the inflation used.
+fn robust_slope(x: &[f64], y: &[f64]) -> (Estimate, f64, f64) {
+    let Some(ts) = theil_sen(x, y, 0.95, 1.0) else {
+        return (Estimate::default(), median(y), 1.0);
+    };
     let resid: Vec<f64> = (0..x.len())
         .map(|i| y[i] - ts.intercept - ts.slope * x[i])
         .collect();
     let infl = autocorr_inflation(lag1(&resid));
     let ci = theil_sen(x, y, 0.95, infl).unwrap_or(ts);
-    Some((
-        Estimate {
-            estimate: ts.slope,
-            low: ci.low,
-            high: ci.high,
-        },
-        ts.intercept,
-        infl,
-    ))
+    let e = Estimate {
+        estimate: ts.slope,
+        low: ci.low,
+        high: ci.high,
+    };
+    (e, ts.intercept, infl)
 }
 
 /// Widens both sides of `e` by `extra` in quadrature (another estimate's uncertainty).
@@ -425,123 +449,28 @@ pub(super) fn widen(e: Estimate, extra: f64) -> Estimate {
     }
 }
 
-/// True when the phases planned between `from_s` and `to_s` ran at clearly different load
-/// levels (one at least 1.5 times another, or idle next to busy). Only such a design separates
-/// traffic from time: a generator that falls behind for a few seconds also varies the rate,
-/// but by accident and too little, and a joint fit on that jitter gave a steady 2.3 KiB/request
-/// Buffer leak a time slope of 775 KB/s and an interval of -931 B to 2.6 KiB per request.
-fn load_varied(timeline: &Timeline, from_s: f64, to_s: f64) -> bool {
-    if timeline.phases.is_empty() {
-        return true; // no plan recorded: the fit's own VIF decides
+/// Milli-byte resolution: re-analysing a saved run (whose times went through JSON) must give
+/// the same figures, not ones a last bit apart.
+fn round(report: &mut LeakReport) {
+    report.bytes_per_request = report.bytes_per_request.rounded();
+    report.bytes_per_second = report.bytes_per_second.rounded();
+    report.intercept_bytes = report
+        .intercept_bytes
+        .map(|v| (v * 1000.0).round() / 1000.0);
+    for e in report.endpoints.values_mut() {
+        e.bytes_per_request = e.bytes_per_request.rounded();
     }
-    let levels: Vec<f64> = timeline
-        .phases
-        .iter()
-        .filter(|p| p.end_s > from_s && p.start_s < to_s)
-        .flat_map(|p| match p.concurrency {
-            Some(c) => vec![c as f64],
-            None => std::iter::once(p.rate).chain(p.ramp_to).collect(),
-        })
-        .collect();
-    let hi = levels.iter().copied().fold(0.0, f64::max);
-    let lo = levels.iter().copied().fold(f64::INFINITY, f64::min);
-    hi > 0.0 && lo * 1.5 <= hi
 }
 
-pub(super) fn fit_stretch(pts: &[Point], designed: bool) -> StretchFit {
-    let r: Vec<f64> = pts.iter().map(|p| p.r).collect();
-    let t: Vec<f64> = pts.iter().map(|p| p.t).collect();
-    let m: Vec<f64> = pts.iter().map(|p| p.m).collect();
-    let n = m.len();
-    // Traffic vs time, when the load was designed to vary and the joint model's VIF says the
-    // run really told them apart.
-    let joint =
-        linfit::fit(&[&r, &t], &m).filter(|f| designed && f.vif.iter().all(|&v| v <= VIF_MAX));
-    let Some(f) = joint else {
-        // One rate: only memory against requests can be judged; per second, the same growth.
-        let per_second = robust_slope(&t, &m).map_or(Estimate::default(), |x| x.0);
-        let (per_request, intercept, infl) =
-            robust_slope(&r, &m).unwrap_or((Estimate::default(), median(&m), 1.0));
-        let trend_p = mann_kendall(&m, infl).map_or(1.0, |mk| mk.p);
-        return StretchFit {
-            per_request,
-            per_second,
-            intercept,
-            separable: false,
-            trend_p,
-        };
-    };
-    // Growth with time, robustly, from the idle stretches (requests unchanged): there it is
-    // the only thing that can move memory. Without idle stretches, from the joint model.
-    let mut groups: Vec<(&[f64], &[f64])> = Vec::new();
-    let mut start = 0;
-    for i in 1..=n {
-        if i == n || r[i] != r[start] {
-            if i - start >= 4 {
-                groups.push((&t[start..i], &m[start..i]));
-            }
-            start = i;
-        }
-    }
-    let idle_points: usize = groups.iter().map(|g| g.0.len()).sum();
-    let ps = if idle_points >= 8 {
-        theil_sen_grouped(&groups, 0.95, 1.0).map(|g| {
-            let resid: Vec<f64> = groups
-                .iter()
-                .flat_map(|(x, y)| {
-                    let level = median(
-                        &(0..x.len())
-                            .map(|i| y[i] - g.slope * x[i])
-                            .collect::<Vec<_>>(),
-                    );
-                    (0..x.len()).map(move |i| y[i] - g.slope * x[i] - level)
-                })
-                .collect();
-            let infl = autocorr_inflation(lag1(&resid));
-            let ci = theil_sen_grouped(&groups, 0.95, infl).unwrap_or(g);
-            Estimate {
-                estimate: g.slope,
-                low: ci.low,
-                high: ci.high,
-            }
-        })
-    } else {
-        None
-    };
-    // The joint model also measures it (from every point, less robustly): keep the tighter.
-    let ols = ols_estimate(f.coef[1], f.se[1], f.df, autocorr_inflation(lag1(&f.resid)));
-    let ps = match ps {
-        Some(g) if g.high - g.low <= ols.high - ols.low => g,
-        _ => ols,
-    };
-    let c = ps.estimate;
-    let t0 = t[0];
-    let madj: Vec<f64> = (0..n).map(|i| m[i] - c * (t[i] - t0)).collect();
-    let Some((pr, _, infl)) = robust_slope(&r, &madj) else {
-        return StretchFit {
-            per_request: Estimate::default(),
-            per_second: ps,
-            intercept: median(&m),
-            separable: true,
-            trend_p: 1.0,
-        };
-    };
-    let b = pr.estimate;
-    // Each interval also carries the other slope's uncertainty, converted through the mean
-    // rate (requests per second) of the stretch.
-    let rate = linfit::fit(&[&t], &r).map_or(0.0, |g| g.coef[0].max(0.0));
-    let half = |e: &Estimate| (e.high - e.low) / 2.0;
-    let per_request = widen(pr, if rate > 0.0 { half(&ps) / rate } else { 0.0 });
-    let per_second = ps;
-    // The line drawn against requests passes through the middle of the raw samples.
-    let intercept = median(&(0..n).map(|i| m[i] - b * r[i]).collect::<Vec<_>>());
-    let trend_p = mann_kendall(&madj, infl).map_or(1.0, |mk| mk.p);
-    StretchFit {
-        per_request,
-        per_second,
-        intercept,
-        separable: true,
-        trend_p,
+fn window_of(pts: &[Point], samples: usize) -> Window {
+    match (pts.first(), pts.last()) {
+        (Some(a), Some(z)) => Window {
+            from_s: a.t,
+            to_s: z.t,
+            samples,
+            requests: (z.r - a.r).max(0.0) as u64,
+        },
+        _ => Window::default(),
     }
 }
 
@@ -566,7 +495,7 @@ fn judged_from_s(timeline: &Timeline, warmup_end: f64) -> (f64, Option<f64>) {
 }
 
 /// Seconds at which the planned warm-up ends: the end of the first phase when there are
-/// several, else 20% into the run. Steps and fills after it are found by segmentation.
+/// several, else 20% into the run. A warm-up that lasts longer is the model's knee.
 pub(crate) fn warmup_end_s(plan: &Plan, timeline: &Timeline) -> f64 {
     if plan.load.phases.len() > 1 {
         plan.load.phases[0].duration.as_secs_f64()
