@@ -112,7 +112,9 @@ fn endpoint_clauses(report: &LeakReport, names: &[String]) -> Option<String> {
 
 fn time_clause(report: &LeakReport, f: &Findings) -> String {
     let c = report.bytes_per_second;
-    if !f.separable {
+    if f.drift.high <= f.time_limit {
+        "no growth with time".to_string()
+    } else if !f.separable {
         "the load kept one rate, so growth with time cannot be told apart from traffic (add \
          idle phases or use `profile: leak-hunt`)"
             .to_string()
@@ -186,20 +188,6 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
                 format_size(b.estimate),
                 ci(b.low, b.high)
             ));
-        }
-        Verdict::None if b.high > report.limit_bytes_per_request => {
-            // Called by the growth bound, not the interval: say so in numbers.
-            parts.push(format!(
-                "no leak: {metric} rose only {} {over}; a leak at the {limit} limit would have \
-                 raised it by {} (the fitted slope, {} per request ({}), follows a single heap \
-                 step)",
-                format_size(f.judged_growth.max(0.0)),
-                format_size(report.limit_bytes_per_request * report.window.requests as f64),
-                format_size(b.estimate),
-                ci(b.low, b.high)
-            ));
-            parts.extend(endpoints);
-            parts.push(time_clause(report, f));
         }
         Verdict::None => {
             parts.push(format!(
