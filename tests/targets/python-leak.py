@@ -8,6 +8,8 @@ Endpoints: /events (GET or POST), /health.
 Retained per request (measured, see README.md): ~1.3 KiB RssAnon (1358 and 1330 B/request over
 two runs of 10000; tests/targets/measure-tree.js).
 Run: PORT=3113 python3 python-leak.py
+`--clean` (or CLEAN=1) is the fixed twin, the clean control: each event record is built the
+same way and then dropped (nothing kept), so the work per request is the same.
 Like the Node targets: 127.0.0.1 only, PID written to $PID_FILE when set, exits when its
 parent goes away.
 """
@@ -21,8 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RECORD_BYTES = 1024
 MAX_BODY = 64 * 1024
-# BUG: every event is kept forever.
+# BUG: every event is kept forever (unless --clean).
 EVENTS = []
+CLEAN = "--clean" in sys.argv[1:] or os.environ.get("CLEAN", "") == "1"
+SEQ = 0
 LOCK = threading.Lock()
 
 
@@ -53,11 +57,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if path != "/events":
             return self.send_json(404, {"error": "not found"})
+        global SEQ
         with LOCK:
-            seq = len(EVENTS)
+            seq = SEQ
+            SEQ += 1
             head = f"{seq}:{self.path}:".encode()
             record = head + b"x" * max(0, RECORD_BYTES - len(head))
-            EVENTS.append({"seq": seq, "at": time.time(), "record": record, "body": body[:64]})
+            event = {"seq": seq, "at": time.time(), "record": record, "body": body[:64]}
+            if not CLEAN:
+                EVENTS.append(event)
         return self.send_json(200, {"seq": seq})
 
     do_GET = handle_any
@@ -83,7 +91,7 @@ def main():
     threading.Thread(target=exit_with_parent, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", int(raw)), Handler)
     server.daemon_threads = True
-    print(f"python-leak listening on http://127.0.0.1:{raw} (pid {os.getpid()})", flush=True)
+    print(f"python-{'clean' if CLEAN else 'leak'} listening on http://127.0.0.1:{raw} (pid {os.getpid()})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
