@@ -13,6 +13,9 @@ pub mod regression;
 pub mod robust;
 pub mod segment;
 mod stretch;
+/// The synthetic evaluation corpus (tests and scripts/synth-eval.sh only).
+#[cfg(test)]
+pub(crate) mod synth;
 pub mod thresholds;
 pub mod verdict;
 
