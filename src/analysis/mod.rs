@@ -12,6 +12,9 @@ mod model;
 mod reason;
 pub mod robust;
 pub mod series;
+/// The synthetic evaluation corpus (tests and scripts/synth-eval.sh only).
+#[cfg(test)]
+pub(crate) mod synth;
 pub mod thresholds;
 mod time;
 pub mod verdict;

@@ -1,0 +1,313 @@
+//! The target's runtime: how what it retains shows in RSS and in its GC log. Each model adds
+//! the truth's retained bytes to its live data and then does what that runtime does around
+//! it — a collector's sawtooth, heap capacity that grows and is given back, a Go heap goal,
+//! malloc arenas that grow in steps — plus page noise. The heaps themselves are in
+//! [`super::gc`] and [`super::malloc`].
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+
+use super::design::{Design, Family, Load};
+use super::gc::{Go, Jvm, V8};
+use super::malloc::Malloc;
+use super::{log_uniform, normal, Kind, MIB, PAGE};
+use crate::timeline::GcSample;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Runtime {
+    /// One Node process: a V8 heap, `--trace-gc` log.
+    Node,
+    /// A Node cluster: a primary and three workers, judged on their summed RSS (a GC log per
+    /// process does not sum into one heap_after_gc).
+    NodeCluster,
+    /// A JVM (G1): big heap expansions early, young-GC sawtooth, rare full collections.
+    Jvm,
+    /// Go: the heap goal doubles the live heap; gctrace reports live heap in whole MB.
+    Go,
+    /// CPython: pymalloc arenas, RSS only.
+    Python,
+    /// A native server (glibc or jemalloc), RSS only.
+    Native,
+}
+
+impl Runtime {
+    pub(crate) const ALL: [Runtime; 6] = [
+        Runtime::Node,
+        Runtime::NodeCluster,
+        Runtime::Jvm,
+        Runtime::Go,
+        Runtime::Python,
+        Runtime::Native,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Runtime::Node => "node",
+            Runtime::NodeCluster => "node_cluster",
+            Runtime::Jvm => "jvm",
+            Runtime::Go => "go",
+            Runtime::Python => "python",
+            Runtime::Native => "native",
+        }
+    }
+
+    /// True when the runtime writes a GC log the verdict is judged on (`heap_after_gc`).
+    pub(crate) fn has_gc_log(self) -> bool {
+        matches!(self, Runtime::Node | Runtime::Jvm | Runtime::Go)
+    }
+
+    /// True for garbage-collected runtimes (their RSS carries a heap's capacity).
+    pub(crate) fn collected(self) -> bool {
+        !matches!(self, Runtime::Python | Runtime::Native)
+    }
+
+    pub(crate) fn draw(rng: &mut SmallRng, kind: Kind) -> Runtime {
+        if kind == Kind::Cluster3 {
+            return Runtime::NodeCluster;
+        }
+        match rng.random_range(0..20) {
+            0..=6 => Runtime::Node,
+            7 => Runtime::NodeCluster,
+            8..=10 => Runtime::Jvm,
+            11..=13 => Runtime::Go,
+            14..=16 => Runtime::Python,
+            _ => Runtime::Native,
+        }
+    }
+}
+
+/// What the judged metric is, for the decidability floors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    HeapAfterGc,
+    /// RSS of a garbage-collected runtime.
+    RssGc,
+    /// RSS of a runtime without a collector.
+    RssNative,
+}
+
+/// One tick's memory.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reading {
+    pub(crate) rss: u64,
+    pub(crate) rss_anon: u64,
+    pub(crate) gc: Vec<GcSample>,
+    pub(crate) processes: u32,
+}
+
+/// What a heap needs to know of one tick.
+pub(crate) struct Step<'a> {
+    pub(crate) t0: f64,
+    pub(crate) t1: f64,
+    /// Requests this heap served this tick.
+    pub(crate) requests: f64,
+    /// Its live bytes at fraction f of the tick (baseline plus its share of the retained).
+    pub(crate) live: &'a dyn Fn(f64) -> f64,
+    /// Cumulative completed requests (all processes) at fraction f of the tick.
+    pub(crate) completed: &'a dyn Fn(f64) -> u64,
+}
+
+impl Step<'_> {
+    pub(crate) fn dt(&self) -> f64 {
+        self.t1 - self.t0
+    }
+
+    pub(crate) fn at(&self, f: f64) -> f64 {
+        self.t0 + f * self.dt()
+    }
+
+    pub(crate) fn rate(&self) -> f64 {
+        self.requests / self.dt()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Heaps {
+    V8(Vec<V8>),
+    Jvm(Jvm),
+    Go(Go),
+    Malloc(Malloc),
+}
+
+/// A runtime's memory model with its drawn parameters and state.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    heaps: Heaps,
+    /// A fresh copy, for a restart.
+    fresh: Heaps,
+    pub(crate) runtime: Runtime,
+    /// Anonymous memory outside every heap (a cluster's primary, the interpreter).
+    other_anon: f64,
+    /// File-backed resident memory (code, mapped libraries): rss - rss_anon.
+    file: f64,
+    /// Page noise of RSS, bytes (sd).
+    page_sd: f64,
+    /// True when the design has idle time after warm-up (V8 returns capacity then).
+    idle_after_warmup: bool,
+}
+
+impl Model {
+    pub(crate) fn draw(rng: &mut SmallRng, runtime: Runtime, design: &Design) -> Model {
+        // Requests per second while busy, about: what the heaps are sized for.
+        let nominal = design.expected_requests() / design.total_s().max(1.0);
+        let (heaps, other_anon, file) = match runtime {
+            Runtime::Node => (
+                Heaps::V8(vec![V8::draw(rng, nominal, 1.0)]),
+                0.0,
+                log_uniform(rng, 30.0 * MIB, 45.0 * MIB),
+            ),
+            Runtime::NodeCluster => (
+                Heaps::V8((0..3).map(|_| V8::draw(rng, nominal / 3.0, 0.6)).collect()),
+                log_uniform(rng, 25.0 * MIB, 40.0 * MIB),
+                4.0 * log_uniform(rng, 30.0 * MIB, 45.0 * MIB),
+            ),
+            Runtime::Jvm => (
+                Heaps::Jvm(Jvm::draw(rng, nominal)),
+                0.0,
+                log_uniform(rng, 15.0 * MIB, 30.0 * MIB),
+            ),
+            Runtime::Go => (
+                Heaps::Go(Go::draw(rng, nominal)),
+                0.0,
+                log_uniform(rng, 3.0 * MIB, 10.0 * MIB),
+            ),
+            Runtime::Python => (
+                Heaps::Malloc(Malloc::draw(rng, true, design)),
+                0.0,
+                log_uniform(rng, 5.0 * MIB, 15.0 * MIB),
+            ),
+            Runtime::Native => (
+                Heaps::Malloc(Malloc::draw(rng, false, design)),
+                0.0,
+                log_uniform(rng, 1.0 * MIB, 8.0 * MIB),
+            ),
+        };
+        let idle_after_warmup = matches!(
+            design.family,
+            Family::IdleFirst | Family::IdleMiddle | Family::IdleLast | Family::LeakHunt
+        );
+        Model {
+            fresh: heaps.clone(),
+            heaps,
+            runtime,
+            other_anon,
+            file,
+            page_sd: PAGE * log_uniform(rng, 1.0, 16.0),
+            idle_after_warmup,
+        }
+    }
+
+    /// The process restarted: every heap back to how it started.
+    pub(crate) fn reset(&mut self, _rng: &mut SmallRng) {
+        self.heaps = self.fresh.clone();
+    }
+
+    /// One tick: `retained(f)` is the truth's retention at fraction f of it.
+    pub(crate) fn step(
+        &mut self,
+        rng: &mut SmallRng,
+        load: &Load,
+        retained: &dyn Fn(f64) -> f64,
+    ) -> Reading {
+        let completed =
+            |f: f64| load.total_prev + (f * (load.total - load.total_prev) as f64).round() as u64;
+        let requests = (load.total - load.total_prev) as f64;
+        let mut gc = Vec::new();
+        let mut processes = 1;
+        let anon = match &mut self.heaps {
+            Heaps::V8(heaps) => {
+                let share = 1.0 / heaps.len() as f64;
+                processes += u32::from(heaps.len() > 1) * heaps.len() as u32;
+                let mut sum = self.other_anon;
+                for h in heaps.iter_mut() {
+                    // Round-robin: each worker serves about its share, give or take a few.
+                    let mine = requests * share * (1.0 + 0.02 * normal(rng));
+                    let live0 = h.live0;
+                    let live = move |f: f64| live0 + share * retained(f);
+                    let s = step(load, mine.max(0.0), &live, &completed);
+                    sum += h.step(rng, &s, &mut gc);
+                }
+                sum
+            }
+            Heaps::Jvm(h) => {
+                let live0 = h.live0;
+                let live = move |f: f64| live0 + retained(f);
+                h.step(rng, &step(load, requests, &live, &completed), &mut gc)
+            }
+            Heaps::Go(h) => {
+                let live0 = h.live0;
+                let live = move |f: f64| live0 + retained(f);
+                h.step(rng, &step(load, requests, &live, &completed), &mut gc)
+            }
+            Heaps::Malloc(h) => {
+                let live0 = h.live0;
+                let live = move |f: f64| live0 + retained(f);
+                h.step(rng, &step(load, requests, &live, &completed))
+            }
+        };
+        gc.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+        let rss_anon = pages(anon + self.page_sd * normal(rng));
+        Reading {
+            rss: rss_anon + pages(self.file + PAGE * normal(rng)),
+            rss_anon,
+            gc,
+            processes,
+        }
+    }
+
+    /// The judged signal's kind.
+    pub(crate) fn signal(&self) -> Signal {
+        match (self.runtime.has_gc_log(), self.runtime.collected()) {
+            (true, _) => Signal::HeapAfterGc,
+            (false, true) => Signal::RssGc,
+            (false, false) => Signal::RssNative,
+        }
+    }
+
+    /// The noise scale of the judged signal, bytes: the largest movement it makes that is not
+    /// retention — a sample's scatter or one step of whatever the runtime moves in. For RSS
+    /// that includes the page noise; for V8's RSS the early headroom still to come after
+    /// warm-up, a compaction's return and, when the design idles after warm-up, the capacity
+    /// the memory reducer returns.
+    /// `warm_s` is how long the warm-up lasts (moves within it are not judged).
+    pub(crate) fn noise(&self, warm_s: f64) -> f64 {
+        match (&self.fresh, self.signal()) {
+            (Heaps::V8(h), Signal::HeapAfterGc) => h[0].heap_noise(),
+            (Heaps::Jvm(h), Signal::HeapAfterGc) => h.heap_noise(),
+            (Heaps::Go(h), Signal::HeapAfterGc) => h.heap_noise(),
+            // A cluster's heaps move independently: their moves add up.
+            (Heaps::V8(h), _) => h
+                .iter()
+                .map(|v| v.rss_step())
+                .fold(self.page_sd, f64::max)
+                .max(
+                    h.iter()
+                        .map(|v| v.rss_moves(warm_s, self.idle_after_warmup))
+                        .sum(),
+                ),
+            (Heaps::Jvm(h), _) => h.rss_noise().max(self.page_sd),
+            (Heaps::Go(h), _) => h.rss_noise().max(self.page_sd),
+            (Heaps::Malloc(h), _) => h.rss_noise().max(self.page_sd),
+        }
+    }
+}
+
+fn step<'a>(
+    load: &Load,
+    requests: f64,
+    live: &'a dyn Fn(f64) -> f64,
+    completed: &'a dyn Fn(f64) -> u64,
+) -> Step<'a> {
+    Step {
+        t0: load.t_prev_s,
+        t1: load.t_s,
+        requests,
+        live,
+        completed,
+    }
+}
+
+/// Bytes rounded to whole pages, never below one.
+pub(crate) fn pages(bytes: f64) -> u64 {
+    ((bytes / PAGE).round().max(1.0) * PAGE) as u64
+}
