@@ -22,8 +22,6 @@ const VERDICTS: [Verdict; 5] = [
 /// A leak this big (and above the limit) over this many requests must never read `none`.
 const BIG_LEAK_BYTES: f64 = 256.0;
 const BIG_LEAK_REQUESTS: f64 = 10_000.0;
-/// Seeds listed per kind of error in the report.
-const LISTED: usize = 12;
 
 /// One series judged.
 #[derive(Debug, Clone)]
@@ -106,6 +104,9 @@ pub(crate) struct Tally {
     pub(crate) n: usize,
     /// Rows: [`TruthKind::ALL`]; columns: [`VERDICTS`].
     pub(crate) matrix: [[usize; 5]; 4],
+    /// The same over decidable series only, rows by the expected verdict
+    /// ([`TruthKind::ALL`]'s order).
+    pub(crate) decidable_matrix: [[usize; 5]; 4],
     pub(crate) decidable: usize,
     pub(crate) decidable_correct: usize,
     pub(crate) correct: usize,
@@ -122,6 +123,13 @@ impl Tally {
         let col = VERDICTS.iter().position(|&v| v == o.verdict).unwrap_or(4);
         self.n += 1;
         self.matrix[row][col] += 1;
+        if o.decidable {
+            let expected = TruthKind::ALL
+                .iter()
+                .position(|&t| t.verdict() == o.expected)
+                .unwrap_or(0);
+            self.decidable_matrix[expected][col] += 1;
+        }
         self.decidable += usize::from(o.decidable);
         self.decidable_correct += usize::from(o.decidable && o.correct);
         self.correct += usize::from(o.correct);
@@ -172,10 +180,13 @@ pub(crate) fn report(outcomes: &[Outcome]) -> Report {
     r
 }
 
-/// The report as a compact text table: one matrix per group.
-pub(crate) fn render(r: &Report) -> String {
+/// The report as a compact text table: one matrix per group, then up to `listed` seeds of
+/// each kind of error.
+pub(crate) fn render(r: &Report, listed: usize) -> String {
     let mut out = String::new();
     matrix(&mut out, "overall", &r.overall);
+    let _ = writeln!(out, "overall, decidable series only, by expected verdict:");
+    rows(&mut out, &r.overall.decidable_matrix);
     for (k, t) in &r.by_runtime {
         matrix(&mut out, &format!("runtime {}", k.name()), t);
     }
@@ -186,8 +197,8 @@ pub(crate) fn render(r: &Report) -> String {
         matrix(&mut out, &format!("kind {}", k.name()), t);
     }
     let list = |v: &[u64]| {
-        let shown: Vec<String> = v.iter().take(LISTED).map(|s| s.to_string()).collect();
-        let more = v.len().saturating_sub(LISTED);
+        let shown: Vec<String> = v.iter().take(listed).map(|s| s.to_string()).collect();
+        let more = v.len().saturating_sub(listed);
         let tail = if more > 0 {
             format!(" (+{more})")
         } else {
@@ -200,7 +211,7 @@ pub(crate) fn render(r: &Report) -> String {
     let wrong: Vec<String> = r
         .wrong_decidable
         .iter()
-        .take(LISTED)
+        .take(listed)
         .map(|(s, e, v)| format!("{s}:{e}->{v}"))
         .collect();
     let _ = writeln!(
@@ -224,13 +235,17 @@ fn matrix(out: &mut String, title: &str, t: &Tally) {
         t.false_leak,
         t.missed_big_leak
     );
+    rows(out, &t.matrix);
+}
+
+fn rows(out: &mut String, m: &[[usize; 5]; 4]) {
     let _ = writeln!(
         out,
         "  {:<12}{:>7}{:>12}{:>9}{:>7}{:>14}",
         "truth", "leak", "time_growth", "bounded", "none", "inconclusive"
     );
     for (row, truth) in TruthKind::ALL.iter().enumerate() {
-        let c = &t.matrix[row];
+        let c = &m[row];
         if c.iter().sum::<usize>() == 0 {
             continue;
         }

@@ -82,6 +82,7 @@ fn synth_a_leak_raises_the_heap_after_gc_floor_by_what_it_retains() {
             checked += 1;
         }
     }
+    eprintln!("{checked} leak series checked");
     assert!(checked >= 10, "only {checked} series checked");
 }
 
@@ -122,6 +123,7 @@ fn synth_a_bounded_series_plateaus_after_its_fill() {
         );
         checked += 1;
     }
+    eprintln!("{checked} bounded series checked");
     assert!(checked >= 5, "only {checked} series checked");
 }
 
@@ -146,6 +148,7 @@ fn synth_idle_ticks_add_no_requests() {
             }
         }
     }
+    eprintln!("{idle_ticks} idle ticks checked");
     assert!(idle_ticks > 1000, "{idle_ticks} idle ticks");
 }
 
@@ -258,14 +261,16 @@ fn judged(range: std::ops::Range<u64>) -> (Vec<Outcome>, std::time::Duration) {
     (out, start.elapsed())
 }
 
-// The target the verdict model is tuned to. Ignored while today's model misses it (see the
-// "before" figures in scripts/synth-eval.sh's header); the model's engineer un-ignores it.
+// The target the verdict model is tuned to. Ignored while today's model misses it: before the
+// verdict rewrite, seeds 0..2000 gave 83 false leaks (63 of them caches whose plateau was too
+// short, 15 timers in one-rate runs; 11 on decidable series) and an accuracy of 0.711 on 388
+// decidable series. The model's engineer un-ignores it.
 #[test]
-#[ignore = "today's analysis has false leaks and misses MIN_ACCURACY on the tuning set"]
+#[ignore = "today's analysis: 83 false leaks and accuracy 0.711 < MIN_ACCURACY on the tuning set"]
 fn synth_tuning_set_has_no_false_leak_and_meets_the_accuracy_target() {
     let (out, took) = judged(0..TUNING);
     let r = eval::report(&out);
-    eprintln!("{} series in {took:?}\n{}", out.len(), eval::render(&r));
+    eprintln!("{} series in {took:?}\n{}", out.len(), eval::render(&r, 12));
     assert_eq!(r.false_leaks, Vec::<u64>::new(), "false leaks");
     assert!(
         r.overall.accuracy() >= MIN_ACCURACY,
@@ -276,7 +281,7 @@ fn synth_tuning_set_has_no_false_leak_and_meets_the_accuracy_target() {
 }
 
 /// The report scripts/synth-eval.sh prints: seeds from SYNTH_SEEDS (`A..B`, default the tuning
-/// set), on SYNTH_THREADS threads.
+/// set), on SYNTH_THREADS threads, listing SYNTH_LIST seeds of each kind of error.
 #[test]
 #[ignore = "a report, run by scripts/synth-eval.sh"]
 fn synth_eval_report() {
@@ -303,7 +308,11 @@ fn synth_eval_report() {
             "release"
         }
     );
-    print!("{}", eval::render(&eval::report(&out)));
+    let listed = std::env::var("SYNTH_LIST")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(12);
+    print!("{}", eval::render(&eval::report(&out), listed));
 }
 
 /// One series in full, for looking at a seed the report lists: SYNTH_SEED=N.
