@@ -124,7 +124,7 @@ fn time_clause(report: &LeakReport, f: &Findings) -> String {
             format_size(c.estimate),
             ci(c.low, c.high)
         )
-    } else if c.high <= f.time_limit {
+    } else if super::verdict::time_bounded(c, f) {
         "no growth with time".to_string()
     } else {
         format!(

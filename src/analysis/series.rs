@@ -16,7 +16,7 @@ use crate::timeline::Timeline;
 /// The judged metric when the runtime's GC log is read.
 pub const HEAP_AFTER_GC: &str = "heap_after_gc";
 /// Fewer busy major collections than this after warm-up: judge RSS instead.
-const MIN_GC_POINTS: usize = 8;
+const MIN_GC_POINTS: usize = 10;
 /// Longer series are thinned to about this many points (the fits are quadratic in points).
 const MAX_POINTS: usize = 300;
 
