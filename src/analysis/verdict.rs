@@ -353,7 +353,7 @@ fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
     let settling = f.flat_tail.is_some();
     // Flat with time when the design measured it so, or when memory simply did not drift; a
     // design that cannot separate time leaves only the per-request figure to judge.
-    let time_ok = !f.separable || time_bounded(c, f) || f.drift.high <= f.time_limit;
+    let time_ok = !f.separable || time_bounded(c, f) || time_bounded(f.drift, f);
     let filled = read.before.is_some_and(|e| e.low > limit) && f.growth_before >= f.material;
     if grows && material && !settling {
         Verdict::Leak
