@@ -267,6 +267,32 @@ mod tests {
     }
 
     #[test]
+    fn gc_pauses_are_summed_up_only_when_collections_were_read() {
+        use crate::timeline::{GcSample, Tick};
+        let gc = |major, pause_ms| GcSample {
+            major,
+            pause_ms,
+            ..GcSample::default()
+        };
+        let mut tl = Timeline::default();
+        tl.ticks.push(Tick::default());
+        assert_eq!(GcSummary::from_timeline(&tl), None);
+        tl.ticks[0].gc = (1..=199).map(|i| gc(i % 50 == 0, 1.0)).collect();
+        tl.ticks.push(Tick {
+            gc: vec![gc(true, 80.0)],
+            ..Tick::default()
+        });
+        let s = GcSummary::from_timeline(&tl).unwrap();
+        assert_eq!((s.count, s.major), (200, 4));
+        // 200 pauses: the 198th smallest is p99; the one long pause is only the max.
+        assert_eq!((s.pause_ms.p99, s.pause_ms.max), (1.0, 80.0));
+        assert_eq!(
+            s.text(),
+            "200 collections (4 major); pause p99 1.0 ms, max 80.0 ms"
+        );
+    }
+
+    #[test]
     fn a_run_that_sent_nothing_says_why_instead_of_asking_for_more_requests() {
         let none = RequestCounts::default();
         let failed = RunEnd::TargetFailed {

@@ -283,3 +283,36 @@ fn go_binaries_are_told_by_their_build_id_note() {
         );
     }
 }
+
+#[test]
+fn a_clusters_processes_are_summed_and_an_ended_one_leaves_the_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.log");
+    let mut src = GcLogSource::open(&path_with(&path, ""), Some(0), None).unwrap();
+    // The real mark-compact lines, as two live workers (this process, two isolates) and one
+    // that has ended (no PID is that large) would print them.
+    let majors: Vec<&str> = include_str!("testdata/node-nvp.log")
+        .lines()
+        .filter(|l| l.contains(" gc=mc "))
+        .collect();
+    let as_process = |key: &str, line: &str| {
+        let rest = &line[line.find(']').unwrap()..];
+        format!("[{key}{rest}\n")
+    };
+    let me = std::process::id();
+    append(&path, &as_process(&format!("{me}:0x1"), majors[0]));
+    append(&path, &as_process(&format!("{me}:0x2"), majors[1]));
+    append(&path, &as_process("4194305:0x3", majors[1]));
+    let r = src.sample().unwrap();
+    assert_eq!(r.metrics[METRIC], 102_225_432 + 2 * 291_518_976);
+    assert_eq!(src.take_gc().len(), 3);
+    // The next major collection: the ended process's last heap is no longer counted.
+    append(&path, &as_process(&format!("{me}:0x1"), majors[1]));
+    assert_eq!(src.sample().unwrap().metrics[METRIC], 2 * 291_518_976);
+}
+
+/// Creates `path` holding `text` and returns it.
+fn path_with(path: &Path, text: &str) -> std::path::PathBuf {
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
