@@ -43,6 +43,9 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     last_line: Option<Instant>,
     start_memory: Option<u64>,
+    /// The last reading of the judged metric: heap_after_gc is read only in ticks with a
+    /// major collection, and the line keeps showing it in between.
+    last_memory: Option<u64>,
 }
 
 impl Progress {
@@ -62,6 +65,7 @@ impl Progress {
             bar,
             last_line: None,
             start_memory: None,
+            last_memory: None,
         }
     }
 
@@ -82,7 +86,9 @@ impl Progress {
         let memory = tick
             .memory
             .as_ref()
-            .and_then(|m| m.get(&plan.memory.metric));
+            .and_then(|m| m.get(&plan.memory.metric))
+            .or(self.last_memory);
+        self.last_memory = memory;
         if self.start_memory.is_none() {
             self.start_memory = prev
                 .and_then(|p| p.memory.as_ref()?.get(&plan.memory.metric))

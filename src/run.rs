@@ -16,12 +16,12 @@ use crate::load::{self, LoadError, Recorder};
 use crate::memory::heap::{self, Planned, Taken};
 use crate::memory::inspector::{self, Endpoint, SharedInspector};
 use crate::memory::watch::{cliff, Finding, Watch};
-use crate::memory::{self as mem, OpenContext, Source, SourceError, SourceReading};
+use crate::memory::{self as mem, gc_log, OpenContext, Source, SourceError, SourceReading};
 use crate::progress::Progress;
 use crate::report::{Environment, RunEnd, RunRecord, FORMAT_VERSION};
 use crate::scenario::{Plan, SourcePlan, TargetPlan};
 use crate::target;
-use crate::timeline::{Event, GeneratorSample, MemorySample, PhaseSpan, Tick, Timeline};
+use crate::timeline::{Event, GcSample, GeneratorSample, MemorySample, PhaseSpan, Tick, Timeline};
 use crate::units::format_size;
 
 /// How long a launched target gets to exit after SIGTERM before SIGKILL.
@@ -73,7 +73,13 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     // The inspector source opens an inspector in the node target it launches; where it will
     // announce itself is read from the log, past what earlier runs left there.
     let log_from = std::fs::metadata(&log).map_or(0, |m| m.len());
-    let (target_plan, endpoint) = inspector_target(plan, &log, log_from);
+    let (mut target_plan, endpoint) = inspector_target(plan, &log, log_from);
+    if let Some(traced) = gc_log::launch::for_sources(&plan.memory.sources, &target_plan.process) {
+        target_plan.process = traced.process;
+        for w in &traced.warnings {
+            timeline.events.push(event(0.0, 0, "gc_log", w));
+        }
+    }
     let started = tokio::select! {
         r = target::start(&target_plan, Some(&log)) => r,
         _ = sigint.recv() => return Ok(record(timeline, RunEnd::Interrupted { signal: 2 }, None)),
@@ -90,7 +96,9 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
         }
     };
     let pid = target.pid();
-    let (sources, shared) = match open_sources(plan, pid, target.root_handle(), endpoint).await {
+    let launched = target.launched().then(|| (log.clone(), log_from));
+    let opened = open_sources(plan, pid, target.root_handle(), endpoint, launched).await;
+    let (sources, shared) = match opened {
         Ok(s) => s,
         Err(detail) => {
             timeline
@@ -358,6 +366,7 @@ async fn open_sources(
     pid: Option<u32>,
     root: Option<Arc<std::sync::atomic::AtomicU32>>,
     endpoint: Option<Endpoint>,
+    log: Option<(PathBuf, u64)>,
 ) -> Result<Opened, String> {
     // smaps_rollup (pss) makes the kernel walk the page tables: every sample when judged on,
     // otherwise within a CPU budget.
@@ -369,6 +378,7 @@ async fn open_sources(
         pss_budget: (!judged).then_some(PSS_CPU_SHARE),
         inspector: None,
         root,
+        log,
     };
     let specs = plan.memory.sources.clone();
     tokio::task::spawn_blocking(move || {
@@ -384,8 +394,8 @@ async fn open_sources(
     .map_err(|e| format!("the memory sources could not be opened: {e}"))?
 }
 
-/// One sampling pass: each source's name and result.
-type Pass = Vec<(String, Result<SourceReading, SourceError>)>;
+/// One sampling pass: each source's name, result and the collections it read.
+type Pass = Vec<(String, Result<SourceReading, SourceError>, Vec<GcSample>)>;
 
 /// Takes ticks: the load's interval figures plus a memory sample stamped with the requests
 /// completed at the instant it was read. Sources are read on the blocking pool (files, HTTP)
@@ -453,7 +463,7 @@ impl TickSampler {
             let t_s = t0.elapsed().as_secs_f64();
             let pass: Pass = sources
                 .iter_mut()
-                .map(|s| (s.name().to_string(), s.sample()))
+                .map(|s| (s.name().to_string(), s.sample(), s.take_gc()))
                 .collect();
             (sources, t_s, requests, pass)
         });
@@ -486,7 +496,10 @@ impl TickSampler {
         let mut readings = BTreeMap::new();
         let mut processes = None;
         let mut findings: Vec<Finding> = Vec::new();
-        for (name, result) in pass {
+        for (name, result, gc) in pass {
+            // Stamped like the memory: the instant the pass started.
+            let stamp = |g: GcSample| GcSample { t_s, requests, ..g };
+            tick.gc.extend(gc.into_iter().map(stamp));
             match result {
                 // Skipped while a heap snapshot holds the inspector: no reading, no event.
                 Err(SourceError::Busy(_)) => {}
@@ -497,7 +510,10 @@ impl TickSampler {
                     findings.extend(self.watch.observe(&name, &r.identity));
                     processes = processes.or(r.identity.processes);
                     self.last_error.remove(&name);
-                    readings.insert(name, r.metrics);
+                    // A tick without a major collection has no heap_after_gc: no reading.
+                    if !r.metrics.is_empty() {
+                        readings.insert(name, r.metrics);
+                    }
                 }
                 Err(e) => self.note_error(tick, &name, e.to_string(), events),
             }

@@ -29,7 +29,7 @@ pub type SharedInspector = Arc<Mutex<InspectorClient>>;
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Programs that start node themselves, so `NODE_OPTIONS` reaches it.
-const NODE_LAUNCHERS: &[&str] = &[
+pub(crate) const NODE_LAUNCHERS: &[&str] = &[
     "npm",
     "npx",
     "yarn",

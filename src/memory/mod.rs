@@ -4,13 +4,16 @@
 //! - `cgroup` / `docker`: a cgroup v2 directory's memory files ([`cgroup`]);
 //! - `prometheus` / `json`: what the target reports over HTTP ([`http`], [`prometheus`]);
 //! - `inspector`: the V8 heap over the DevTools protocol ([`inspector`]), and heap snapshots
-//!   at phase boundaries with their diff ([`heap`]).
+//!   at phase boundaries with their diff ([`heap`]);
+//! - `gc_log`: the runtime's own GC trace (Node, JVM, Go), one sample per collection
+//!   ([`gc_log`]).
 //!
 //! [`open`] builds them from the plan; [`watch`] spots restarts, OOM kills and memory cliffs.
 //! Sampling is blocking (files, HTTP with a timeout); run it on `spawn_blocking` so it never
 //! stalls the load generator.
 
 pub mod cgroup;
+pub mod gc_log;
 pub mod heap;
 pub mod http;
 pub mod inspector;

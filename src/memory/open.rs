@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::cgroup::{CgroupSource, CGROUP_METRICS, DOCKER_METRICS};
+use super::gc_log::GcLogSource;
 use super::http::{JsonSource, PrometheusSource, MAX_TIMEOUT};
 use super::inspector::{InspectorSource, SharedInspector};
 use super::source::{ProcessSource, Source, SourceError};
@@ -28,6 +29,9 @@ pub struct OpenContext {
     /// Where an attached target's current PID lives, when it is re-attached after a restart
     /// (`target.pid_file`); the process source follows it.
     pub root: Option<std::sync::Arc<std::sync::atomic::AtomicU32>>,
+    /// A launched target's log and the byte where this run's output starts in it: where the
+    /// `gc_log` source reads the trace unless given a `file`.
+    pub log: Option<(std::path::PathBuf, u64)>,
 }
 
 impl OpenContext {
@@ -47,6 +51,7 @@ pub fn metrics_of(spec: &SourcePlan) -> Vec<String> {
         SourcePlan::Prometheus { series, .. } => series.clone(),
         SourcePlan::Json { name, .. } => vec![name.clone()],
         SourcePlan::Inspector { .. } => owned(crate::inspect::METRICS),
+        SourcePlan::GcLog { .. } => owned(super::gc_log::METRICS),
     }
 }
 
@@ -92,6 +97,23 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
             })?;
             Box::new(InspectorSource::new(client, *gc_every))
         }
+        SourcePlan::GcLog {
+            file: Some(path),
+            runtime,
+        } => Box::new(GcLogSource::open(path, None, *runtime)?),
+        SourcePlan::GcLog {
+            file: None,
+            runtime,
+        } => {
+            let (path, from) = ctx.log.as_ref().ok_or_else(|| {
+                SourceError::Unavailable(
+                    "the gc_log source reads a launched target's output: for a running \
+                     process give the file its runtime writes the trace to, `file: PATH`"
+                        .to_string(),
+                )
+            })?;
+            Box::new(GcLogSource::open(path, Some(*from), *runtime)?)
+        }
     };
     Ok(Some(source))
 }
@@ -104,7 +126,8 @@ pub fn open_all(specs: &[SourcePlan], ctx: &OpenContext) -> Result<Vec<Box<dyn S
         let name = spec.name();
         let opened = open(spec, ctx).map_err(|e| format!("memory source `{name}`: {e}"))?;
         let Some(mut source) = opened else { continue };
-        if !matches!(spec, SourcePlan::Process) {
+        // The gc_log source's first read would drop the collections it finds.
+        if !matches!(spec, SourcePlan::Process | SourcePlan::GcLog { .. }) {
             source
                 .sample()
                 .map_err(|e| format!("memory source `{name}`: {e}"))?;
@@ -143,6 +166,7 @@ mod tests {
             pss: false,
             inspector: None,
             root: None,
+            log: None,
         };
         let e = open(&SourcePlan::Cgroup { path: None }, &ctx)
             .err()

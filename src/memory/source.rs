@@ -71,6 +71,11 @@ pub trait Source: Send {
     fn name(&self) -> &str;
     /// Reads the source now.
     fn sample(&mut self) -> Result<SourceReading, SourceError>;
+    /// The garbage collections the last `sample` read (the `gc_log` source), unstamped: the
+    /// run stamps them with that sample's time and requests.
+    fn take_gc(&mut self) -> Vec<crate::timeline::GcSample> {
+        Vec::new()
+    }
 }
 
 /// The `process` source: the target's process tree from /proc.

@@ -76,6 +76,9 @@ pub fn render(record: &RunRecord, analysis: &Analysis, summary: &Summary) -> Str
     if let Some(g) = &summary.heap_growth {
         let _ = writeln!(s, "{}\n", super::heap::markdown_line(g));
     }
+    if let Some(gc) = &summary.gc {
+        let _ = writeln!(s, "GC (the runtime's own log): {}.\n", gc.text());
+    }
     if let Some(gc) = &summary.forced_gc {
         let _ = writeln!(s, "Inspector: {}.\n", gc.text());
     }

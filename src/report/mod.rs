@@ -110,6 +110,7 @@ fn write_folder_with(
         duration_s,
     );
     summary.heap_growth = record.heap_growth.clone();
+    summary.gc = summary::GcSummary::from_timeline(&record.timeline);
     let summary_path = dir.join("summary.json");
     remove_if_there(&summary_path)?;
     write_json(&dir.join("run.json"), record)?;

@@ -9,7 +9,7 @@ use crate::analysis::{
     ThresholdResult,
 };
 use crate::inspect::HeapGrowth;
-use crate::timeline::Event;
+use crate::timeline::{Event, Timeline};
 
 /// The event kind of a GC forced by the inspector source: one per sample or so, so
 /// summary.json counts them ([`ForcedGc`]) instead of listing each (run.json keeps them all).
@@ -85,6 +85,9 @@ pub struct Summary {
     /// GCs forced by the inspector source, summed up (absent without them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced_gc: Option<ForcedGc>,
+    /// The collections the `gc_log` source read (absent when it read none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc: Option<GcSummary>,
     /// What grew between the heap snapshots (absent without the inspector's snapshots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_growth: Option<HeapGrowth>,
@@ -135,6 +138,56 @@ impl ForcedGc {
     }
 }
 
+/// The garbage collections the target's runtime reported (`gc_log` source).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GcSummary {
+    /// Collections read (for JVM G1 also its Remark and Cleanup pauses).
+    pub count: u64,
+    /// Of which major: what survives them is what the program holds.
+    pub major: u64,
+    pub pause_ms: PauseSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PauseSummary {
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl GcSummary {
+    /// Sums up `Tick::gc`; None when no collection was read.
+    pub fn from_timeline(timeline: &Timeline) -> Option<GcSummary> {
+        let all = timeline.ticks.iter().flat_map(|t| &t.gc);
+        let mut pauses: Vec<f64> = all.clone().map(|g| g.pause_ms).collect();
+        if pauses.is_empty() {
+            return None;
+        }
+        pauses.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest pause at least 99% of them do not exceed.
+        let rank = ((pauses.len() as f64 * 0.99).ceil() as usize).clamp(1, pauses.len());
+        Some(GcSummary {
+            count: pauses.len() as u64,
+            major: all.filter(|g| g.major).count() as u64,
+            pause_ms: PauseSummary {
+                p99: pauses[rank - 1],
+                max: pauses[pauses.len() - 1],
+            },
+        })
+    }
+
+    /// `412 collections (9 major); pause p99 4.1 ms, max 12.0 ms`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} collection{} ({} major); pause p99 {:.1} ms, max {:.1} ms",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.major,
+            self.pause_ms.p99,
+            self.pause_ms.max
+        )
+    }
+}
+
 /// The milliseconds in a forced_gc detail: the number before the last ` ms`.
 fn gc_ms(detail: &str) -> Option<f64> {
     let head = &detail[..detail.rfind(" ms")?];
@@ -171,6 +224,7 @@ impl Summary {
             endpoints: analysis.endpoints.clone(),
             leakhound_version: env!("CARGO_PKG_VERSION").to_string(),
             forced_gc: ForcedGc::from_events(events),
+            gc: None,
             heap_growth: None,
             generator: analysis.generator.clone(),
         }
@@ -210,6 +264,32 @@ mod tests {
         );
         assert!(ForcedGc::from_events(&events[1..2]).is_none());
         assert_eq!(gc_ms("no number here"), None);
+    }
+
+    #[test]
+    fn gc_pauses_are_summed_up_only_when_collections_were_read() {
+        use crate::timeline::{GcSample, Tick};
+        let gc = |major, pause_ms| GcSample {
+            major,
+            pause_ms,
+            ..GcSample::default()
+        };
+        let mut tl = Timeline::default();
+        tl.ticks.push(Tick::default());
+        assert_eq!(GcSummary::from_timeline(&tl), None);
+        tl.ticks[0].gc = (1..=199).map(|i| gc(i % 50 == 0, 1.0)).collect();
+        tl.ticks.push(Tick {
+            gc: vec![gc(true, 80.0)],
+            ..Tick::default()
+        });
+        let s = GcSummary::from_timeline(&tl).unwrap();
+        assert_eq!((s.count, s.major), (200, 4));
+        // 200 pauses: the 198th smallest is p99; the one long pause is only the max.
+        assert_eq!((s.pause_ms.p99, s.pause_ms.max), (1.0, 80.0));
+        assert_eq!(
+            s.text(),
+            "200 collections (4 major); pause p99 1.0 ms, max 80.0 ms"
+        );
     }
 
     #[test]

@@ -85,6 +85,13 @@ fn source_line(s: &SourcePlan) -> String {
                 "V8 heap via the inspector: heap_used, heap_total, external, array_buffers; {gc}"
             )
         }
+        SourcePlan::GcLog { file, runtime } => {
+            let from = file
+                .as_ref()
+                .map_or("target.log".into(), |f| f.display().to_string());
+            let which = runtime.map_or("node, jvm or go".into(), |r| r.name().to_string());
+            format!("the runtime's GC trace ({which}) in {from}: heap_after_gc, pauses")
+        }
     };
     format!("{:<10}  {what}", s.name())
 }
@@ -202,6 +209,14 @@ pub fn describe(plan: &Plan) -> String {
         if let SourcePlan::Inspector { connect, .. } = s {
             for line in inspector_lines(plan, connect.as_ref()) {
                 memory.push(("", line));
+            }
+        }
+        if let Some(t) = crate::memory::gc_log::launch::for_sources(
+            std::slice::from_ref(s),
+            &plan.target.process,
+        ) {
+            for line in t.done.iter().chain(&t.warnings) {
+                memory.push(("", format!("{:<10}  {line}", "")));
             }
         }
     }

@@ -111,6 +111,39 @@ pub enum SourcePlan {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         snapshots: Vec<String>,
     },
+    /// The runtime's own GC trace (`--trace-gc-nvp`, `-Xlog:gc`, `GODEBUG=gctrace=1`): one
+    /// sample per collection, and `heap_after_gc` from the major ones.
+    GcLog {
+        /// A file the runtime writes its trace to, followed from its end; None = the launched
+        /// target's output (target.log), with the trace turned on by leakhound.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+        /// Only this runtime's lines are read; None = any, recognised line by line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        runtime: Option<GcRuntime>,
+    },
+}
+
+/// A runtime whose GC trace the `gc_log` source reads.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GcRuntime {
+    /// V8 (Node): `--trace-gc-nvp`, or `--trace-gc` when the command already has it.
+    Node,
+    /// HotSpot: `-Xlog:gc` (unified logging, JDK 9+).
+    Jvm,
+    /// Go: `GODEBUG=gctrace=1`.
+    Go,
+}
+
+impl GcRuntime {
+    pub fn name(self) -> &'static str {
+        match self {
+            GcRuntime::Node => "node",
+            GcRuntime::Jvm => "jvm",
+            GcRuntime::Go => "go",
+        }
+    }
 }
 
 impl SourcePlan {
@@ -123,6 +156,7 @@ impl SourcePlan {
             SourcePlan::Prometheus { .. } => "prometheus",
             SourcePlan::Json { .. } => "json",
             SourcePlan::Inspector { .. } => "inspector",
+            SourcePlan::GcLog { .. } => "gc_log",
         }
     }
 }

@@ -61,11 +61,18 @@ pub enum SourceEntry {
     Prometheus(PrometheusOptions),
     Json(JsonOptions),
     Inspector(InspectorOptions),
+    GcLog(GcLogOptions),
 }
 
 /// Source names that take an options mapping.
-pub const SOURCE_KINDS_WITH_OPTIONS: &[&str] =
-    &["cgroup", "docker", "prometheus", "json", "inspector"];
+pub const SOURCE_KINDS_WITH_OPTIONS: &[&str] = &[
+    "cgroup",
+    "docker",
+    "prometheus",
+    "json",
+    "inspector",
+    "gc_log",
+];
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +111,14 @@ pub struct InspectorOptions {
     pub snapshots: Option<Vec<Text>>,
 }
 
+/// `- gc_log: {file: /var/log/app/gc.log, runtime: jvm}`; every key optional.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcLogOptions {
+    pub file: Option<Text>,
+    pub runtime: Option<Text>,
+}
+
 impl<'de> Deserialize<'de> for SourceEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -135,6 +150,10 @@ impl<'de> Deserialize<'de> for SourceEntry {
                         // `- inspector:` with nothing after it: every default.
                         let o: Option<InspectorOptions> = map.next_value()?;
                         SourceEntry::Inspector(o.unwrap_or_default())
+                    }
+                    "gc_log" => {
+                        let o: Option<GcLogOptions> = map.next_value()?;
+                        SourceEntry::GcLog(o.unwrap_or_default())
                     }
                     other => {
                         return Err(de::Error::custom(format!(

@@ -8,6 +8,7 @@
 //!   process-wide lock serializes them under plain `cargo test` too.
 //! - [`bad_input`]: scenarios leakhound must reject (exit 2) with a message naming the problem,
 //!   and `validate`.
+//! - [`gc_log`]: the runtime's own GC trace read from a real leaking Node target.
 //! - [`target_failures`]: targets that will not start, never become ready or die mid-run
 //!   (exit 3), and Ctrl-C (exit 130); the run folder must still be written.
 //!
@@ -16,6 +17,7 @@
 mod accuracy;
 mod bad_input;
 mod faults;
+mod gc_log;
 mod inspect;
 mod interrupts;
 mod report;

@@ -20,6 +20,8 @@ const PERCENTILE_NAMES: [&str; 4] = ["p50", "p90", "p99", "max"];
 
 pub struct LatencyFigure {
     panels: Vec<LatencyLines>,
+    /// The longest GC pause of each tick that had one (`gc_log` source): (x, ms).
+    gc_pauses: Vec<(f64, f64)>,
     decor: decor::Decor,
     x_max: f64,
     time: style::TimeScale,
@@ -48,8 +50,19 @@ impl LatencyFigure {
             style::millis_label(l.p99),
             style::millis_label(l.max)
         );
+        let gc_pauses = tl
+            .ticks
+            .iter()
+            .filter_map(|t| {
+                let g =
+                    t.gc.iter()
+                        .max_by(|a, b| a.pause_ms.total_cmp(&b.pause_ms))?;
+                (g.pause_ms > 0.0).then(|| (time.x(g.t_s), g.pause_ms))
+            })
+            .collect();
         LatencyFigure {
             panels,
+            gc_pauses,
             decor: decor::build(
                 tl,
                 &analysis.leak,
@@ -157,6 +170,15 @@ impl LatencyFigure {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
                 });
+        }
+        if !self.gc_pauses.is_empty() {
+            // Small dots, so a pause lines up with the latency it caused without hiding it.
+            let dot = style::GC_PAUSE.filled();
+            let pts = self.gc_pauses.iter().map(|&(t, ms)| (t, ms.clamp(y0, y1)));
+            chart
+                .draw_series(pts.map(|p| Circle::new(p, 2, dot)))?
+                .label("GC pause (longest per tick)")
+                .legend(move |(x, y)| Circle::new((x + 11, y), 3, dot));
         }
         chart
             .configure_series_labels()

@@ -34,6 +34,8 @@ pub const FIT: RGBColor = RGBColor(214, 39, 40);
 pub const RATE: RGBColor = RGBColor(230, 120, 20);
 pub const ERROR: RGBColor = RGBColor(200, 30, 30);
 pub const TIMEOUT: RGBColor = RGBColor(150, 60, 170);
+/// GC pauses read from the runtime's log, on the latency plot.
+pub const GC_PAUSE: RGBColor = RGBColor(20, 150, 140);
 pub const EVENT: RGBColor = RGBColor(160, 20, 90);
 /// Warm-up: greyed because it is not judged.
 pub const WARMUP: RGBColor = RGBColor(120, 120, 120);

@@ -1,7 +1,7 @@
 //! The `memory` section: sampling interval, the sources to record (each with its options) and
 //! the judged metric, which one of the sources must provide.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::super::error::KeyPath;
@@ -22,13 +22,20 @@ pub const SOURCES: &[&str] = &[
     "prometheus",
     "json",
     "inspector",
+    "gc_log",
 ];
 /// Memory sources that are planned but not built yet.
 const LATER_SOURCES: &[&str] = &[];
 /// Most samples between forced GCs a scenario may ask for.
 const MAX_GC_EVERY: u64 = 10_000;
 
-pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> Result<MemoryPlan> {
+pub(super) fn memory(
+    m: Option<&schema::Memory>,
+    src: &Source,
+    at: &KeyPath,
+    process: &TargetProcess,
+    base_dir: &Path,
+) -> Result<MemoryPlan> {
     let interval = match m.and_then(|m| m.interval.as_ref()) {
         None => Duration::from_secs(1),
         Some(d) if d.value < Duration::from_millis(100) || d.value > Duration::from_secs(60) => {
@@ -49,12 +56,12 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
         )
     };
     match m.and_then(|m| m.sources.as_ref()) {
-        None => sources.push(SourcePlan::Process),
+        None => sources = super::gc_log::default_sources(process),
         Some(list) if list.is_empty() => return Err(no_source()),
         Some(list) => {
             for (i, entry) in list.iter().enumerate() {
                 let here = at.key("sources").index(i);
-                let plan = source(entry, interval, src, &here)?;
+                let plan = source(entry, (interval, base_dir), src, &here)?;
                 if let Some(j) = sources.iter().position(|s| s.name() == plan.name()) {
                     let how = match plan {
                         SourcePlan::Prometheus { .. } => "; list all its series in one entry",
@@ -99,10 +106,15 @@ pub(super) fn memory(m: Option<&schema::Memory>, src: &Source, at: &KeyPath) -> 
     let inspector = sources
         .iter()
         .any(|s| matches!(s, SourcePlan::Inspector { .. }));
+    let gc_log = sources
+        .iter()
+        .any(|s| matches!(s, SourcePlan::GcLog { .. }));
     let metric = match m.and_then(|m| m.metric.as_ref()) {
-        // The V8 heap after GC when the inspector is on: live objects, no GC sawtooth, no
-        // allocator slack; else rss_anon when the process source is there; else the first
-        // source's first metric.
+        // The runtime's own heap after its major collections when its GC trace is read (the
+        // analysis falls back to rss_anon when too few happened); else the V8 heap after GC
+        // when the inspector is on: live objects, no GC sawtooth, no allocator slack; else
+        // rss_anon when the process source is there; else the first source's first metric.
+        None if gc_log => crate::memory::gc_log::METRIC.to_string(),
         None if inspector => "heap_used".to_string(),
         None if sources.contains(&SourcePlan::Process) => "rss_anon".to_string(),
         None => match provided.first() {
@@ -179,7 +191,7 @@ pub(super) fn check_target(
 /// One `memory.sources` entry.
 fn source(
     entry: &SourceEntry,
-    interval: Duration,
+    (interval, base_dir): (Duration, &Path),
     src: &Source,
     here: &KeyPath,
 ) -> Result<SourcePlan> {
@@ -195,6 +207,10 @@ fn source(
             "process" => Ok(SourcePlan::Process),
             "cgroup" => Ok(SourcePlan::Cgroup { path: None }),
             "inspector" => inspector(&InspectorOptions::default(), interval, src, here),
+            "gc_log" => Ok(SourcePlan::GcLog {
+                file: None,
+                runtime: None,
+            }),
             "docker" => Err(needs("docker", "{container: my-api}")),
             "prometheus" => Err(needs(
                 "prometheus",
@@ -292,6 +308,7 @@ fn source(
             Ok(SourcePlan::Json { url, pointer, name })
         }
         SourceEntry::Inspector(o) => inspector(o, interval, src, &here.key("inspector")),
+        SourceEntry::GcLog(o) => super::gc_log::options(o, src, &here.key("gc_log"), base_dir),
     }
 }
 

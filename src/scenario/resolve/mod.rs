@@ -23,6 +23,7 @@ pub(crate) const MAX_RATE: f64 = 1_000_000.0;
 const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
+mod gc_log;
 mod memory;
 mod profile;
 mod requests;
@@ -34,8 +35,15 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
     let root = KeyPath::root();
     let name = scenario_name(&s.name.0, src, &root.key("name"))?;
     let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
-    let memory = memory::memory(s.memory.as_ref(), src, &root.key("memory"))?;
+    let memory = memory::memory(
+        s.memory.as_ref(),
+        src,
+        &root.key("memory"),
+        &target.process,
+        base_dir,
+    )?;
     memory::check_target(&memory, &target.process, src, &root.key("memory"))?;
+    gc_log::check_target(&memory, &target.process, src, &root.key("memory"))?;
     for (name, needs) in [
         ("process", memory.sources.contains(&SourcePlan::Process)),
         (

@@ -83,7 +83,7 @@ fn base_url(raw: &str) -> std::result::Result<(String, String, u16), String> {
 }
 
 /// `p` relative to the scenario's folder, with `.` segments removed.
-fn relative_to(base_dir: &Path, p: &str) -> PathBuf {
+pub(super) fn relative_to(base_dir: &Path, p: &str) -> PathBuf {
     base_dir
         .join(p)
         .components()

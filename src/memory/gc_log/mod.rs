@@ -1,0 +1,128 @@
+//! The `gc_log` source: the target runtime's own GC trace, read as it is written.
+//!
+//! RSS of a garbage-collected runtime follows the heap's capacity, which grows under load and
+//! is handed back when idle; the collector itself knows what survived. leakhound turns the
+//! trace on in a target it launches ([`launch`]) and follows `target.log`, which still holds
+//! everything the target prints; an attached target's trace is followed in the file the user
+//! names ([`tail`]). Each collection read becomes a `timeline::GcSample` ([`parse`]), and the
+//! last major one of a tick is the metric `heap_after_gc`. Node prefixes each line with its
+//! process and isolate (`[pid:0x...]`); a cluster's workers inherit the flag, so
+//! `heap_after_gc` is the sum over those of each one's heap after its last major collection
+//! (the process tree, like the `process` source), and a process that ended leaves the sum.
+//!
+//! Reading is a file read from where the last tick stopped (bounded per tick), on the
+//! blocking pool like every source: it never holds up the load.
+
+pub mod launch;
+pub mod parse;
+pub mod tail;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::source::{Source, SourceError, SourceReading};
+use crate::scenario::GcRuntime;
+use crate::timeline::GcSample;
+pub use parse::GcParser;
+use tail::LogFollower;
+
+/// The metric: heap in use after the tick's last major collection.
+pub const METRIC: &str = "heap_after_gc";
+pub const METRICS: &[&str] = &[METRIC];
+
+pub struct GcLogSource {
+    follower: LogFollower,
+    parser: GcParser,
+    /// What the last sample read, until the run takes it.
+    read: Vec<GcSample>,
+    /// Heap after the last major collection of each process/isolate (`[pid:0x...]`; "" for
+    /// runtimes whose lines do not say).
+    heaps: BTreeMap<String, u64>,
+}
+
+impl GcLogSource {
+    /// Follows `path` from byte `from` (the launched target's log, from its launch), or from
+    /// its end (a file an attached target writes).
+    pub fn open(
+        path: &Path,
+        from: Option<u64>,
+        runtime: Option<GcRuntime>,
+    ) -> Result<GcLogSource, SourceError> {
+        let follower = LogFollower::open(path, from).map_err(|e| SourceError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(GcLogSource {
+            follower,
+            parser: GcParser::new(runtime),
+            read: Vec::new(),
+            heaps: BTreeMap::new(),
+        })
+    }
+}
+
+impl Source for GcLogSource {
+    fn name(&self) -> &str {
+        "gc_log"
+    }
+
+    fn sample(&mut self) -> Result<SourceReading, SourceError> {
+        let (parser, heaps, mut found) = (&mut self.parser, &mut self.heaps, Vec::new());
+        let mut fresh: Vec<String> = Vec::new();
+        let result = self.follower.read_lines(|line| {
+            let Some(gc) = parser.line(line) else { return };
+            if gc.major {
+                let key = process_key(line).to_string();
+                heaps.insert(key.clone(), gc.heap_after);
+                fresh.push(key);
+            }
+            found.push(gc);
+        });
+        self.read = found;
+        result.map_err(|e| SourceError::Read {
+            path: self.follower.path().display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut metrics = BTreeMap::new();
+        if !fresh.is_empty() {
+            // What was just read counts even if its process has ended since.
+            self.heaps
+                .retain(|key, _| fresh.contains(key) || process_alive(key));
+            metrics.insert(METRIC.to_string(), self.heaps.values().sum());
+        }
+        Ok(SourceReading {
+            metrics,
+            ..SourceReading::default()
+        })
+    }
+
+    fn take_gc(&mut self) -> Vec<GcSample> {
+        std::mem::take(&mut self.read)
+    }
+}
+
+/// V8's `[pid:0xisolate]` line prefix, or "" when the line has none.
+fn process_key(line: &str) -> &str {
+    let key = line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .map_or("", |(key, _)| key);
+    let is_key = key
+        .split_once(':')
+        .is_some_and(|(pid, isolate)| pid.parse::<u32>().is_ok() && isolate.starts_with("0x"));
+    if is_key {
+        key
+    } else {
+        ""
+    }
+}
+
+/// False once the process a key names has ended (its /proc entry is gone).
+fn process_alive(key: &str) -> bool {
+    match key.split_once(':') {
+        Some((pid, _)) => Path::new("/proc").join(pid).exists(),
+        None => true,
+    }
+}

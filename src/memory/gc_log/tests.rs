@@ -1,0 +1,318 @@
+//! The parsers on real trace lines (captured from node 20 `--trace-gc-nvp` and `--trace-gc`,
+//! OpenJDK 17 `-Xlog:gc` / `-Xlog:gc*` with G1, Parallel, Serial, ZGC and Shenandoah, and go
+//! 1.19 `GODEBUG=gctrace=1`; see testdata/), the file follower, the source, and the trace
+//! switch.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::launch::{is_go_binary, with_gc_trace, NODE_FLAG};
+use super::*;
+use crate::scenario::TargetProcess;
+
+const MIB: u64 = 1 << 20;
+
+fn parse(text: &str, runtime: Option<GcRuntime>) -> Vec<GcSample> {
+    let mut p = GcParser::new(runtime);
+    text.lines().filter_map(|l| p.line(l)).collect()
+}
+
+/// (major, heap_after in MiB) of each sample.
+fn shape(samples: &[GcSample]) -> Vec<(bool, u64)> {
+    samples
+        .iter()
+        .map(|g| (g.major, g.heap_after / MIB))
+        .collect()
+}
+
+#[test]
+fn node_nvp_lines_give_exact_bytes_and_mark_compacts_are_major() {
+    let s = parse(include_str!("testdata/node-nvp.log"), None);
+    assert_eq!(s.len(), 4, "{s:?}");
+    assert_eq!(
+        s.iter().map(|g| g.major).collect::<Vec<_>>(),
+        [false, false, true, true]
+    );
+    assert_eq!(s[2].heap_after, 102_225_432);
+    assert_eq!(s[2].heap_before, Some(107_801_392));
+    assert_eq!((s[2].pause_ms, s[3].pause_ms), (5.0, 421.8));
+    assert_eq!(s[3].heap_after, 291_518_976);
+    // The same lines are no JVM's or Go's.
+    assert!(parse(include_str!("testdata/node-nvp.log"), Some(GcRuntime::Jvm)).is_empty());
+    assert!(parse(include_str!("testdata/node-nvp.log"), Some(GcRuntime::Go)).is_empty());
+}
+
+#[test]
+fn node_trace_gc_lines_are_read_too() {
+    let s = parse(
+        include_str!("testdata/node-trace-gc.log"),
+        Some(GcRuntime::Node),
+    );
+    assert_eq!(shape(&s), [(false, 3), (true, 86), (true, 186)]);
+    assert_eq!(s[1].heap_after, (86.1 * MIB as f64) as u64);
+    assert_eq!((s[1].pause_ms, s[2].pause_ms), (12.5, 219.2));
+}
+
+#[test]
+fn go_cycles_are_all_major_with_the_live_heap_and_both_pauses() {
+    let s = parse(include_str!("testdata/go-gctrace.log"), None);
+    assert_eq!(
+        shape(&s),
+        [
+            (true, 3),
+            (true, 7),
+            (true, 13),
+            (true, 27),
+            (true, 55),
+            (true, 60)
+        ]
+    );
+    assert_eq!(s[4].heap_before, Some(50 * MIB));
+    // 0.041+0.96+0.001 ms clock: the first and last phases stop the world.
+    assert!((s[3].pause_ms - 0.042).abs() < 1e-9, "{}", s[3].pause_ms);
+    assert!(parse(
+        include_str!("testdata/go-gctrace.log"),
+        Some(GcRuntime::Node)
+    )
+    .is_empty());
+}
+
+#[test]
+fn g1_majors_are_full_gcs_and_the_young_pause_after_a_mark_cycle() {
+    let s = parse(include_str!("testdata/jvm-g1.log"), None);
+    let majors: Vec<u64> = s
+        .iter()
+        .filter(|g| g.major)
+        .map(|g| g.heap_after / MIB)
+        .collect();
+    // GC(31) after cycle 25; GC(44) the full GC (cycle 41, which it aborted, arms nothing);
+    // GC(181), the first young pause after cycle 171's mixed collections.
+    assert_eq!(majors, [34, 45, 182]);
+    // Every pause with heap figures is a sample (Remark and Cleanup too); the rest is not.
+    assert_eq!(s.len(), 28, "{:?}", shape(&s));
+    let full = s.iter().find(|g| g.heap_after == 45 * MIB).unwrap();
+    assert_eq!((full.heap_before, full.pause_ms), (Some(50 * MIB), 18.352));
+}
+
+#[test]
+fn parallel_serial_zgc_and_shenandoah_lines() {
+    let s = parse(include_str!("testdata/jvm-parallel-serial.log"), None);
+    assert_eq!(shape(&s), [(false, 3), (false, 7), (true, 32), (false, 4)]);
+    let s = parse(
+        include_str!("testdata/jvm-zgc-shenandoah.log"),
+        Some(GcRuntime::Jvm),
+    );
+    assert_eq!(
+        shape(&s),
+        [(true, 8), (true, 12), (true, 14), (true, 11), (true, 17)]
+    );
+    // ZGC's pauses come on their own lines under -Xlog:gc*; Shenandoah's on the cycle's.
+    let pauses: Vec<f64> = s.iter().map(|g| (g.pause_ms * 1000.0).round()).collect();
+    assert_eq!(pauses, [0.0, 0.0, 32.0, 216.0, 13.0]);
+}
+
+#[test]
+fn only_the_summary_lines_of_gc_star_count() {
+    let s = parse(include_str!("testdata/jvm-gc-star.log"), None);
+    assert_eq!(shape(&s), [(false, 6), (false, 8)]);
+    assert_eq!(s[1].pause_ms, 6.396);
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn lines(f: &mut tail::LogFollower) -> Vec<String> {
+    let mut out = Vec::new();
+    f.read_lines(|l| out.push(l.to_string())).unwrap();
+    out
+}
+
+#[test]
+fn the_follower_waits_for_whole_lines_and_survives_truncation_and_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gc.log");
+    append(&path, "old line\n");
+    let mut f = tail::LogFollower::open(&path, None).unwrap();
+    assert!(lines(&mut f).is_empty(), "starts at the end");
+    append(&path, "one\ntw");
+    assert_eq!(lines(&mut f), ["one"]);
+    append(&path, "o\n");
+    assert_eq!(lines(&mut f), ["two"]);
+    // Truncated in place (copytruncate), then written again.
+    std::fs::write(&path, "three\n").unwrap();
+    assert_eq!(lines(&mut f), ["three"]);
+    // Rotated: the old file's last lines, then the new file from its start.
+    append(&path, "four\n");
+    std::fs::rename(&path, dir.path().join("gc.log.0")).unwrap();
+    append(&path, "five\n");
+    assert_eq!(lines(&mut f), ["four", "five"]);
+    // An endless line is dropped, the next one read.
+    append(&path, &"x".repeat(200 << 10));
+    append(&path, "\nsix\n");
+    assert_eq!(lines(&mut f), ["six"]);
+    let mut from_start = tail::LogFollower::open(&path, Some(0)).unwrap();
+    assert_eq!(
+        lines(&mut from_start).last().map(String::as_str),
+        Some("six")
+    );
+}
+
+#[test]
+fn the_source_reports_the_last_major_heap_and_hands_over_every_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.log");
+    append(&path, "before the run\n");
+    let mut src = GcLogSource::open(&path, Some(0), None).unwrap();
+    append(&path, include_str!("testdata/node-nvp.log"));
+    let r = src.sample().unwrap();
+    assert_eq!(r.metrics.get(METRIC), Some(&291_518_976));
+    assert_eq!(src.take_gc().len(), 4);
+    assert!(src.take_gc().is_empty(), "taken once");
+    // A tick without a major collection has no reading.
+    let minor = include_str!("testdata/node-nvp.log")
+        .lines()
+        .nth(1)
+        .unwrap();
+    append(&path, &format!("{minor}\n"));
+    assert!(src.sample().unwrap().metrics.is_empty());
+    assert_eq!(src.take_gc().len(), 1);
+    let e = GcLogSource::open(&dir.path().join("missing.log"), None, None)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("missing.log"), "{e}");
+}
+
+fn launch(command: &[&str], env: &[(&str, &str)]) -> TargetProcess {
+    TargetProcess::Launch {
+        command: command.iter().map(|s| s.to_string()).collect(),
+        cwd: None,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn launched(p: &TargetProcess) -> (Vec<String>, BTreeMap<String, String>) {
+    match p {
+        TargetProcess::Launch { command, env, .. } => (command.clone(), env.clone()),
+        _ => panic!("not launched: {p:?}"),
+    }
+}
+
+#[test]
+fn the_trace_is_switched_on_once_where_each_runtime_reads_it() {
+    let t = with_gc_trace(
+        &launch(&["node", "--max-old-space-size=64", "s.js"], &[]),
+        None,
+    );
+    assert_eq!(
+        launched(&t.process).0,
+        ["node", NODE_FLAG, "--max-old-space-size=64", "s.js"]
+    );
+    assert!(t.warnings.is_empty());
+    // Already tracing: unchanged (a script argument is not node's).
+    let given = launch(&["node", "--trace-gc", "s.js", "--trace-gc-nvp"], &[]);
+    assert_eq!(with_gc_trace(&given, None).process, given);
+    let t = with_gc_trace(&launch(&["java", "-jar", "app.jar"], &[]), None);
+    assert_eq!(
+        launched(&t.process).0,
+        ["java", "-Xlog:gc", "-jar", "app.jar"]
+    );
+    let given = launch(&["java", "-Xlog:gc*:file=gc.log", "-jar", "a.jar"], &[]);
+    assert_eq!(with_gc_trace(&given, None).process, given);
+    // A wrapper gets what env can carry; a Go setting joins the ones there.
+    let t = with_gc_trace(
+        &launch(&["sh", "-c", "./api"], &[("GODEBUG", "madvdontneed=1")]),
+        None,
+    );
+    let env = launched(&t.process).1;
+    assert_eq!(env["GODEBUG"], "madvdontneed=1,gctrace=1");
+    assert_eq!(env["JAVA_TOOL_OPTIONS"], "-Xlog:gc");
+    let t = with_gc_trace(&launch(&["./api"], &[]), Some(GcRuntime::Go));
+    assert_eq!(launched(&t.process).1.len(), 1, "only GODEBUG");
+    // Attached targets are left alone.
+    let pid = TargetProcess::Pid { pid: 1 };
+    assert_eq!(with_gc_trace(&pid, None).process, pid);
+}
+
+#[test]
+fn node_refuses_the_flag_in_node_options_so_launchers_get_a_warning() {
+    // The finding the launcher warning rests on (node 20): exit 9, "not allowed".
+    let out = std::process::Command::new("node")
+        .args(["-e", "0"])
+        .env("NODE_OPTIONS", NODE_FLAG)
+        .output()
+        .expect("node on PATH");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not allowed in NODE_OPTIONS"),
+        "node accepted {NODE_FLAG} in NODE_OPTIONS ({:?}, {err}): launchers could get it there",
+        out.status
+    );
+    let npm = launch(&["npm", "start"], &[]);
+    let t = with_gc_trace(&npm, None);
+    assert_eq!(t.process, npm, "NODE_OPTIONS left alone");
+    assert!(t.warnings[0].contains("Node refuses --trace-gc-nvp in NODE_OPTIONS"));
+}
+
+#[test]
+fn go_binaries_are_told_by_their_build_id_note() {
+    let which = |p: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(p))
+            .find(|p| p.is_file())
+    };
+    let node = which("node").expect("node on PATH");
+    assert!(!is_go_binary(&node));
+    assert!(!is_go_binary(Path::new("/bin/sh")));
+    assert!(!is_go_binary(Path::new("/nonexistent")));
+    // The go tool is itself a Go binary, where Go is installed.
+    if let Some(go) = which("go") {
+        assert!(
+            is_go_binary(&go.canonicalize().unwrap()),
+            "{}",
+            go.display()
+        );
+    }
+}
+
+#[test]
+fn a_clusters_processes_are_summed_and_an_ended_one_leaves_the_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.log");
+    let mut src = GcLogSource::open(&path_with(&path, ""), Some(0), None).unwrap();
+    // The real mark-compact lines, as two live workers (this process, two isolates) and one
+    // that has ended (no PID is that large) would print them.
+    let majors: Vec<&str> = include_str!("testdata/node-nvp.log")
+        .lines()
+        .filter(|l| l.contains(" gc=mc "))
+        .collect();
+    let as_process = |key: &str, line: &str| {
+        let rest = &line[line.find(']').unwrap()..];
+        format!("[{key}{rest}\n")
+    };
+    let me = std::process::id();
+    append(&path, &as_process(&format!("{me}:0x1"), majors[0]));
+    append(&path, &as_process(&format!("{me}:0x2"), majors[1]));
+    append(&path, &as_process("4194305:0x3", majors[1]));
+    let r = src.sample().unwrap();
+    assert_eq!(r.metrics[METRIC], 102_225_432 + 2 * 291_518_976);
+    assert_eq!(src.take_gc().len(), 3);
+    // The next major collection: the ended process's last heap is no longer counted.
+    append(&path, &as_process(&format!("{me}:0x1"), majors[1]));
+    assert_eq!(src.sample().unwrap().metrics[METRIC], 2 * 291_518_976);
+}
+
+/// Creates `path` holding `text` and returns it.
+fn path_with(path: &Path, text: &str) -> std::path::PathBuf {
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
