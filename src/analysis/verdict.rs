@@ -176,9 +176,10 @@ pub struct Findings {
     pub time_growth: f64,
     /// Seconds the judged points span.
     pub seconds: f64,
-    /// Memory against seconds over every point of the judged stretch, requests ignored: when
-    /// it is flat, nothing grows with time, whether or not the design could separate the two.
-    pub drift: Estimate,
+    /// How much the level of memory rose across the judged stretch, every point in time order
+    /// (the lowest of its last few points less the lowest of its first few): what grew by
+    /// requests and by time together, whatever a step in between did to the slopes.
+    pub rise: f64,
     /// Growth the metric shows without a leak, which a verdict must exceed (bytes).
     pub material: f64,
     /// When the target last restarted (or lost memory to the OOM killer or a cliff), if it did:
@@ -290,12 +291,8 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         findings.flat_tail = Some(short_tail(&busy, at));
     }
     let from_t = last[0].t;
-    let (tt, mm): (Vec<f64>, Vec<f64>) = pts
-        .iter()
-        .filter(|p| p.t >= from_t)
-        .map(|p| (p.t, p.m))
-        .unzip();
-    findings.drift = robust_slope(&tt, &mm).0;
+    let levels: Vec<f64> = pts.iter().filter(|p| p.t >= from_t).map(|p| p.m).collect();
+    findings.rise = rise(&levels);
     if series.metric != HEAP_AFTER_GC {
         findings.steps = Some(steps(last));
     }
@@ -351,15 +348,22 @@ fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
     let material = f.judged_growth >= f.material && steady;
     // A preferred knee that slows, with too few requests after it, may be a fill that stopped.
     let settling = f.flat_tail.is_some();
-    // Flat with time when the design measured it so, or when memory simply did not drift; a
-    // design that cannot separate time leaves only the per-request figure to judge.
-    let time_ok = !f.separable || time_bounded(c, f) || time_bounded(f.drift, f);
+    // Flat with time when the design measured it so, or when memory did not rise a material
+    // amount at all; a design that cannot separate time leaves only the per-request figure.
+    let still = f.rise < f.material / 2.0;
+    let time_ok = !f.separable || time_bounded(c, f) || still;
+    // Flat per request by the interval, or because memory rose less than a leak at the limit
+    // would have raised it (less one step's worth): one step of RSS mid-run widens the slope's
+    // interval but cannot hide what the levels at both ends show.
+    let within = b.high <= limit
+        || (b.estimate <= limit
+            && f.rise + f.material / 2.0 <= limit * report.window.requests as f64);
     let filled = read.before.is_some_and(|e| e.low > limit) && f.growth_before >= f.material;
     if grows && material && !settling {
         Verdict::Leak
     } else if f.separable && c.low > f.time_limit && f.time_growth >= f.material / 2.0 {
         Verdict::TimeGrowth
-    } else if b.high <= limit && time_ok && !settling {
+    } else if within && time_ok && !settling {
         if filled {
             Verdict::Bounded
         } else {
@@ -376,6 +380,17 @@ fn knee_at(busy: &[Point], ys: &[f64]) -> Option<f64> {
         Shape::Knee { at } | Shape::ShortTail { at } => Some(busy[at].r),
         Shape::Linear => None,
     }
+}
+
+/// The rise of a series' level: the lowest of its last three values less the lowest of its
+/// first three.
+fn rise(m: &[f64]) -> f64 {
+    let level =
+        |it: &mut dyn Iterator<Item = &f64>| it.take(3).copied().fold(f64::INFINITY, f64::min);
+    if m.is_empty() {
+        return 0.0;
+    }
+    level(&mut m.iter().rev()) - level(&mut m.iter())
 }
 
 /// True when growth with time is ruled out: below the limit per second, or too slow to have
