@@ -27,6 +27,7 @@
 #   --targets / --families  only the planned runs whose target (or target/design family) is
 #                  listed (the seed pairing is unchanged).
 #   --list         print the planned runs (seed, design, target, duration, rate) and totals, run nothing.
+#   --metric M (with --reanalyse) judge metric M instead of the run's (e.g. rss_anon for an older binary)
 #   --reanalyse DIR --bin PATH  copy DIR's run folders to NEWDIR (default DIR-reanalysed-<time>),
 #                  run `PATH report` on each copy (it rewrites summary.json: the originals are
 #                  never touched), score them, and print old vs new verdicts on the same runs.

@@ -224,7 +224,6 @@ def scenario_yaml(d, t, port, root, build):
         "  ready: {path: /health, timeout: 60s}",
         "memory:",
         f"  interval: {d['interval_ms']}ms",
-        "  metric: rss_anon",
         "load:",
         "  model: open",
         "  timeout: 5s",

@@ -445,6 +445,14 @@ def cmd_reanalyse(a):
             shutil.copy(os.path.join(src, "scenarios", name + ".yaml"), os.path.join(dst, "scenarios"))
         if not os.path.exists(os.path.join(dst, "runs", name, "run.json")):
             continue
+        if a.metric:
+            # Judge another metric (e.g. the older analysis, which knew no heap_after_gc, on rss_anon).
+            rp = os.path.join(dst, "runs", name, "run.json")
+            with open(rp) as f:
+                rec = json.load(f)
+            rec["plan"]["memory"]["metric"] = a.metric
+            with open(rp, "w") as f:
+                json.dump(rec, f)
         with open(os.path.join(dst, "logs", name + ".report.log"), "w") as lf:
             try:
                 subprocess.run([binary, "report", os.path.join(dst, "runs", name), "--no-progress"], stdout=lf,
@@ -492,6 +500,7 @@ def main():
     ap.add_argument("--bin")
     ap.add_argument("--out")
     ap.add_argument("--reanalyse")
+    ap.add_argument("--metric")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--max-duration")

@@ -8,7 +8,11 @@
 //!
 //! Least squares picks the knee; a BIC whose sample size is discounted for the residuals'
 //! lag-1 autocorrelation (memory series are smooth, so n points carry far fewer than n
-//! independent errors) says whether the knee earns its two extra parameters. The verdict is
+//! independent errors) says whether the knee earns its two extra parameters, and a knee is
+//! kept only when the slope really changes there: one is at least twice the other, counting
+//! a slope under the limit as the limit. A steady leak whose slope wobbles by a tenth (GC
+//! timing, page faults) fits a knee better than a line, but the line measures it over more
+//! requests. The verdict is
 //! read off the slope of the *last* stretch, so a knee must leave enough requests after it to
 //! measure that slope; a preferred knee with too few requests after it says "run longer".
 //! Idle samples never enter: they say nothing about growth per request.
@@ -22,6 +26,8 @@ pub(super) const MIN_SIDE: usize = 5;
 /// Residual variance below a page squared is not noise worth modelling: a perfectly flat
 /// series would otherwise give the knee an infinite likelihood gain.
 const NOISE_FLOOR: f64 = 4096.0 * 4096.0;
+/// A knee must change the slope by at least this factor.
+const SLOPE_CHANGE: f64 = 2.0;
 /// Extra parameters of the knee model over the linear one: its position and second slope.
 const KNEE_PARAMS: f64 = 2.0;
 
@@ -37,8 +43,9 @@ pub(super) enum Shape {
 }
 
 /// Chooses between the linear and the knee model for `ys` (memory) against the points'
-/// requests. `need` is the requests the last stretch must hold to be judged alone.
-pub(super) fn choose(pts: &[Point], ys: &[f64], need: f64) -> Shape {
+/// requests. `need` is the requests the last stretch must hold to be judged alone; `limit`
+/// the bytes per request a leak exceeds.
+pub(super) fn choose(pts: &[Point], ys: &[f64], need: f64, limit: f64) -> Shape {
     let n = pts.len();
     if n < 2 * MIN_SIDE {
         return Shape::Linear;
@@ -54,7 +61,8 @@ pub(super) fn choose(pts: &[Point], ys: &[f64], need: f64) -> Shape {
     let rss = |r: &[f64]| r.iter().map(|e| e * e).sum::<f64>().max(floor);
     let n_eff = n as f64 / autocorr_inflation(lag1(&knee.resid));
     let gain = n_eff * (rss(&lin.resid) / rss(&knee.resid)).ln();
-    if gain <= KNEE_PARAMS * n_eff.max(2.0).ln() {
+    let (b1, b2) = (knee.coef[0].max(limit), knee.coef[1].max(limit));
+    if gain <= KNEE_PARAMS * n_eff.max(2.0).ln() || b1.max(b2) < SLOPE_CHANGE * b1.min(b2) {
         return Shape::Linear;
     }
     if x[n - 1] - x[at] >= need {
@@ -112,23 +120,32 @@ mod tests {
     #[test]
     fn a_steady_leak_is_linear() {
         let (p, ys) = pts(|r| 1000.0 * r);
-        assert_eq!(choose(&p, &ys, 2000.0), Shape::Linear);
+        assert_eq!(choose(&p, &ys, 2000.0, 128.0), Shape::Linear);
+    }
+
+    #[test]
+    fn a_leak_that_slows_but_stays_above_the_limit_is_linear() {
+        let (p, ys) = pts(|r| 1000.0 * r.min(3000.0) + 600.0 * (r - 3000.0).max(0.0));
+        assert_eq!(choose(&p, &ys, 2000.0, 128.0), Shape::Linear);
     }
 
     #[test]
     fn flat_memory_is_linear_with_no_slope() {
         let (p, ys) = pts(|_| 0.0);
-        assert_eq!(choose(&p, &ys, 2000.0), Shape::Linear);
+        assert_eq!(choose(&p, &ys, 2000.0, 128.0), Shape::Linear);
     }
 
     #[test]
     fn a_cache_that_fills_has_a_knee_where_it_filled() {
         let (p, ys) = pts(|r| 1000.0 * r.min(3000.0));
-        match choose(&p, &ys, 2000.0) {
+        match choose(&p, &ys, 2000.0, 128.0) {
             Shape::Knee { at } => assert!((p[at].r - 3000.0).abs() <= 200.0, "{at}"),
             s => panic!("{s:?}"),
         }
         // The same fill judged against a longer need: a preferred knee with a short tail.
-        assert!(matches!(choose(&p, &ys, 6000.0), Shape::ShortTail { .. }));
+        assert!(matches!(
+            choose(&p, &ys, 6000.0, 128.0),
+            Shape::ShortTail { .. }
+        ));
     }
 }

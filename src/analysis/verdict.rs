@@ -255,7 +255,7 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     let (t0, t1) = (pts[0].t, pts[pts.len() - 1].t);
     let designed = time::load_varied(timeline, t0, t1);
     let raw: Vec<f64> = busy.iter().map(|p| p.m).collect();
-    let knee = knee_at(&busy, &raw);
+    let knee = knee_at(&busy, &raw, limit);
     let ts = time::slope(pts, designed, knee);
     let c = ts.per_second;
     findings.separable = ts.separable;
@@ -275,7 +275,7 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         .collect();
 
     // 2. Memory against requests: one slope or two.
-    let mut read = read_slopes(&busy, &ys);
+    let mut read = read_slopes(&busy, &ys, limit);
     if corrected && ts.rate > 0.0 {
         read.b = widen(read.b, (c.high - c.low) / 2.0 / ts.rate);
     }
@@ -375,8 +375,8 @@ fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
 }
 
 /// The request count of the knee the busy points prefer, if any (however short its tail).
-fn knee_at(busy: &[Point], ys: &[f64]) -> Option<f64> {
-    match model::choose(busy, ys, requests_needed(busy)) {
+fn knee_at(busy: &[Point], ys: &[f64], limit: f64) -> Option<f64> {
+    match model::choose(busy, ys, requests_needed(busy), limit) {
         Shape::Knee { at } | Shape::ShortTail { at } => Some(busy[at].r),
         Shape::Linear => None,
     }
@@ -401,9 +401,9 @@ pub(super) fn time_bounded(c: Estimate, f: &Findings) -> bool {
 }
 
 /// Chooses the model and reads the judged stretch's slope off it.
-fn read_slopes(busy: &[Point], ys: &[f64]) -> Read {
+fn read_slopes(busy: &[Point], ys: &[f64], limit: f64) -> Read {
     let need = requests_needed(busy);
-    let mut shape = model::choose(busy, ys, need);
+    let mut shape = model::choose(busy, ys, need, limit);
     let slope = |from: usize, to: usize| {
         let x: Vec<f64> = busy[from..to].iter().map(|p| p.r).collect();
         robust_slope(&x, &ys[from..to])
