@@ -43,6 +43,8 @@ pub struct Series {
     pub samples: usize,
     /// Why the plan's metric was not judged, when it fell back.
     pub fallback: Option<String>,
+    /// The target's runtime collects garbage (its GC log was read).
+    pub gc_runtime: bool,
 }
 
 /// The series of the plan's metric after `from_s`, or of RSS when the GC log has too little.
@@ -65,6 +67,7 @@ pub fn select(plan: &Plan, timeline: &Timeline, from_s: f64) -> Series {
             samples: gc.len(),
             points: thin(gc),
             fallback: None,
+            gc_runtime: true,
         };
     }
     let rss = ["rss_anon", "rss"]
@@ -77,6 +80,7 @@ pub fn select(plan: &Plan, timeline: &Timeline, from_s: f64) -> Series {
         })
         .unwrap_or("rss_anon");
     let mut s = floors_of(timeline, rss, from_s, &busy);
+    s.gc_runtime = timeline.ticks.iter().any(|t| !t.gc.is_empty());
     s.fallback = Some(format!(
         "judged on {rss}: only {busy_majors} major garbage collections under load after \
          warm-up, and {HEAP_AFTER_GC} needs {MIN_GC_POINTS}"
@@ -121,6 +125,7 @@ fn floors_of(
         points: floors(timeline, metric, from_s, window_ticks(samples), busy),
         samples,
         fallback: None,
+        gc_runtime: timeline.ticks.iter().any(|t| !t.gc.is_empty()),
     }
 }
 
