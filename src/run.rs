@@ -21,7 +21,9 @@ use crate::progress::Progress;
 use crate::report::{Environment, RunEnd, RunRecord, FORMAT_VERSION};
 use crate::scenario::{Plan, SourcePlan, TargetPlan};
 use crate::target;
-use crate::timeline::{Event, GcSample, GeneratorSample, MemorySample, PhaseSpan, Tick, Timeline};
+use crate::timeline::{
+    planned_spans, Event, GcSample, GeneratorSample, MemorySample, PhaseSpan, Tick, Timeline,
+};
 use crate::units::format_size;
 
 /// How long a launched target gets to exit after SIGTERM before SIGKILL.
@@ -323,28 +325,6 @@ fn event(t_s: f64, requests: u64, kind: &str, detail: &str) -> Event {
         detail: detail.to_string(),
         requests,
     }
-}
-
-/// The phases as planned: each starts where the previous ended (the load engine keeps to it).
-fn planned_spans(plan: &Plan) -> Vec<PhaseSpan> {
-    let mut start = 0.0;
-    plan.load
-        .phases
-        .iter()
-        .map(|p| {
-            let end = start + p.duration.as_secs_f64();
-            let span = PhaseSpan {
-                name: p.name.clone(),
-                start_s: start,
-                end_s: end,
-                rate: p.rate,
-                ramp_to: p.ramp_to,
-                concurrency: (p.concurrency > 0).then_some(p.concurrency),
-            };
-            start = end;
-            span
-        })
-        .collect()
 }
 
 /// The phase running at `t_s` seconds (the last one after the end).

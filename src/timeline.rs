@@ -222,6 +222,28 @@ pub struct PhaseSpan {
     pub concurrency: Option<usize>,
 }
 
+/// The phases as planned: each starts where the previous ended (the load engine keeps to it).
+pub fn planned_spans(plan: &crate::scenario::Plan) -> Vec<PhaseSpan> {
+    let mut start = 0.0;
+    plan.load
+        .phases
+        .iter()
+        .map(|p| {
+            let end = start + p.duration.as_secs_f64();
+            let span = PhaseSpan {
+                name: p.name.clone(),
+                start_s: start,
+                end_s: end,
+                rate: p.rate,
+                ramp_to: p.ramp_to,
+                concurrency: (p.concurrency > 0).then_some(p.concurrency),
+            };
+            start = end;
+            span
+        })
+        .collect()
+}
+
 /// Per-endpoint figures of one tick. Counters are cumulative since the run started;
 /// `status` and `latency` (microseconds) cover this tick's interval only.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

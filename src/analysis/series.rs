@@ -43,7 +43,8 @@ pub struct Series {
     pub samples: usize,
     /// Why the plan's metric was not judged, when it fell back.
     pub fallback: Option<String>,
-    /// The target's runtime collects garbage (its GC log was read).
+    /// RSS judged in place of `heap_after_gc`: the runtime collects garbage, and its heap
+    /// capacity moves RSS by more than its live data does.
     pub gc_runtime: bool,
 }
 
@@ -80,7 +81,7 @@ pub fn select(plan: &Plan, timeline: &Timeline, from_s: f64) -> Series {
         })
         .unwrap_or("rss_anon");
     let mut s = floors_of(timeline, rss, from_s, &busy);
-    s.gc_runtime = timeline.ticks.iter().any(|t| !t.gc.is_empty());
+    s.gc_runtime = true;
     s.fallback = Some(format!(
         "judged on {rss}: only {busy_majors} major garbage collections under load after \
          warm-up, and {HEAP_AFTER_GC} needs {MIN_GC_POINTS}"
@@ -125,7 +126,7 @@ fn floors_of(
         points: floors(timeline, metric, from_s, window_ticks(samples), busy),
         samples,
         fallback: None,
-        gc_runtime: timeline.ticks.iter().any(|t| !t.gc.is_empty()),
+        gc_runtime: false,
     }
 }
 

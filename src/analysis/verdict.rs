@@ -43,10 +43,12 @@ const MIN_STEPS: f64 = 6.0;
 
 /// Growth the judged metric shows without any leak, which a verdict must exceed: the heap
 /// after a major GC moves by well under 1 MiB once a runtime has warmed up; RSS moves by heap
-/// chunks and arenas (0.25-2 MiB each), so 4 MiB; and the RSS of a garbage-collected runtime
-/// (one whose GC log was read) also by the heap capacity it grows under load, tens of MiB in
-/// its first minute (seen: a Node LRU of 1,000 entries, RSS +7 MiB over 4,362 requests of a
-/// 20 s run; a stateless Node server +1.6 MiB over its first 1,250), so 16 MiB.
+/// chunks and arenas (0.25-2 MiB each), so 4 MiB; and RSS judged in place of `heap_after_gc`
+/// (a garbage-collected runtime that ran too few major collections) also by the heap capacity
+/// the runtime grows under load, tens of MiB in its first minute (seen: a Node LRU of 1,000
+/// entries, RSS +7 MiB over 4,362 requests of a 20 s run; a stateless Node server +1.6 MiB
+/// over its first 1,250), so 16 MiB. A user who names an RSS metric for such a runtime is
+/// taken to have made its RSS follow live data (a small young generation, a fixed heap).
 pub fn material_growth(metric: &str, gc_runtime: bool) -> f64 {
     if metric == HEAP_AFTER_GC || metric.starts_with("heap") {
         MIB

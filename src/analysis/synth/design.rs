@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::{log_uniform, normal, Kind};
 use crate::scenario::{self, Overrides, Plan};
-use crate::timeline::{PhaseSpan, Timeline};
+use crate::timeline::Timeline;
 
 /// Achieved rates wander around the plan by about this much (sd), never beyond [`JITTER_MAX`].
 const JITTER_SD: f64 = 0.012;
@@ -265,25 +265,7 @@ impl Design {
 
     /// An empty timeline with the plan's phases and endpoints.
     pub(crate) fn timeline_skeleton(&self, plan: &Plan) -> Timeline {
-        let mut start = 0.0;
-        let phases = plan
-            .load
-            .phases
-            .iter()
-            .map(|p| {
-                let end = start + p.duration.as_secs_f64();
-                let span = PhaseSpan {
-                    name: p.name.clone(),
-                    start_s: start,
-                    end_s: end,
-                    rate: p.rate,
-                    ramp_to: p.ramp_to,
-                    concurrency: None,
-                };
-                start = end;
-                span
-            })
-            .collect();
+        let phases = crate::timeline::planned_spans(plan);
         Timeline {
             started_at: "synthetic".into(),
             interval_s: self.interval_ms as f64 / 1000.0,
