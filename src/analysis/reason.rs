@@ -211,7 +211,21 @@ pub(crate) fn sentence(report: &LeakReport, f: &Findings, names: &[String]) -> S
                     format_count(tail.requests),
                     format_count(tail.more)
                 ));
-            } else if small_leak || small_time {
+            } else if small_time && !small_leak {
+                // Seconds that would let growth at c's rate add half the material floor.
+                let more = (f.material / 2.0 - f.time_growth.max(0.0)) / c.estimate.max(1.0);
+                parts.push(format!(
+                    "cannot tell: {metric} grows {}/s with time ({}), but only {} over the judged \
+                     {:.0} s, less than the {} a verdict on it needs; run at least {:.0} s longer, \
+                     with idle phases",
+                    format_size(c.estimate),
+                    ci(c.low, c.high),
+                    format_size(f.time_growth.max(0.0)),
+                    f.seconds,
+                    format_size(f.material / 2.0),
+                    more.ceil()
+                ));
+            } else if small_leak {
                 parts.push(format!(
                     "cannot tell: {metric} rises {} per request ({}) {over}, but only {} in all, \
                      less than the {} it moves by without a leak (heap steps, a runtime still \
