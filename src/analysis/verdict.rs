@@ -255,57 +255,27 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         return (report, findings);
     }
 
-    // 1. Growth with time, over every judged point (idle ones are what measure it), with the
-    // per-request shape the uncorrected busy points choose.
-    let (t0, t1) = (pts[0].t, pts[pts.len() - 1].t);
-    let designed = time::load_varied(timeline, t0, t1);
-    let raw: Vec<f64> = busy.iter().map(|p| p.m).collect();
-    let knee = knee_at(&busy, &raw, limit);
-    let ts = time::slope(pts, designed, knee);
+    let (ts, ys) = time_step(timeline, pts, &busy, limit);
     let c = ts.per_second;
     findings.separable = ts.separable;
-    findings.time_growth = c.estimate * (t1 - t0);
-    findings.seconds = t1 - t0;
-    // Memory that shrinks with time is a runtime returning capacity, not a cause to correct.
-    let corrected = ts.separable && c.low > 0.0;
-    let ys: Vec<f64> = busy
-        .iter()
-        .map(|p| {
-            p.m - if corrected {
-                c.estimate * (p.t - t0)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    findings.seconds = pts[pts.len() - 1].t - pts[0].t;
+    findings.time_growth = c.estimate * findings.seconds;
 
     // 2. Memory against requests: one slope or two.
     let mut read = read_slopes(&busy, &ys, limit);
-    if corrected && ts.rate > 0.0 {
+    if ts.separable && c.low > 0.0 && ts.rate > 0.0 {
+        // Memory was corrected for c: b carries c's uncertainty too.
         read.b = widen(read.b, (c.high - c.low) / 2.0 / ts.rate);
     }
     let last = &busy[read.at..];
-    let r0 = busy[0].r;
-    findings.segments = 1 + usize::from(read.at > 0);
-    findings.requests_before = last[0].r - r0;
-    findings.slope_before = read.before;
-    findings.growth_before = read.before.map_or(0.0, |e| e.estimate) * findings.requests_before;
-    findings.plateau_bytes = median(&last.iter().map(|p| p.m).collect::<Vec<_>>());
-    findings.trend_p = read.trend_p;
-    if let Shape::ShortTail { at } = read.shape {
-        findings.flat_tail = Some(short_tail(&busy, at));
-    }
-    let from_t = last[0].t;
-    let levels: Vec<f64> = pts.iter().filter(|p| p.t >= from_t).map(|p| p.m).collect();
-    findings.rise = rise(&levels);
-    if series.metric != HEAP_AFTER_GC {
-        findings.steps = Some(steps(last));
-    }
-    let last_samples = busy.len() - read.at;
-    report.window = window_of(
-        last,
-        last_samples.max(series.samples * last_samples / busy.len()),
+    describe_stretch(
+        &mut findings,
+        &busy,
+        pts,
+        &read,
+        series.metric != HEAP_AFTER_GC,
     );
+    report.window = window_of(last, series.samples * last.len() / busy.len());
     findings.judged_growth = read.b.estimate * report.window.requests as f64;
     report.bytes_per_request = read.b;
     report.bytes_per_second = c;
@@ -316,20 +286,9 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     // 3. The decision table.
     report.verdict = decide(&report, &findings, &read);
     if let [only] = timeline.endpoints.as_slice() {
-        let b = report.bytes_per_request;
-        let verdict = match report.verdict {
-            Verdict::TimeGrowth if b.high <= limit => Verdict::None,
-            Verdict::TimeGrowth => Verdict::Inconclusive,
-            v => v,
-        };
-        report.endpoints.insert(
-            only.clone(),
-            EndpointLeak {
-                verdict,
-                bytes_per_request: b,
-                attributed: true,
-            },
-        );
+        report
+            .endpoints
+            .insert(only.clone(), single_endpoint(&report));
     }
     report.reason = reason::with_context(
         &findings,
@@ -337,6 +296,64 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
     );
     round(&mut report);
     (report, findings)
+}
+
+/// Step 1: growth with time over every judged point (idle ones are what measure it), with the
+/// per-request shape the uncorrected busy points choose; and the busy points' memory, corrected
+/// for it when it is significantly positive (memory that shrinks with time is a runtime
+/// returning capacity, not a cause to correct).
+fn time_step(
+    timeline: &Timeline,
+    pts: &[Point],
+    busy: &[Point],
+    limit: f64,
+) -> (time::TimeSlope, Vec<f64>) {
+    let t0 = pts[0].t;
+    let designed = time::load_varied(timeline, t0, pts[pts.len() - 1].t);
+    let raw: Vec<f64> = busy.iter().map(|p| p.m).collect();
+    let ts = time::slope(pts, designed, knee_at(busy, &raw, limit));
+    let c = ts.per_second;
+    if !(ts.separable && c.low > 0.0) {
+        return (ts, raw);
+    }
+    let ys = busy.iter().map(|p| p.m - c.estimate * (p.t - t0)).collect();
+    (ts, ys)
+}
+
+/// What the judged stretch looks like, for the decision table and the reason.
+fn describe_stretch(f: &mut Findings, busy: &[Point], pts: &[Point], read: &Read, rss: bool) {
+    let last = &busy[read.at..];
+    f.segments = 1 + usize::from(read.at > 0);
+    f.requests_before = last[0].r - busy[0].r;
+    f.slope_before = read.before;
+    f.growth_before = read.before.map_or(0.0, |e| e.estimate) * f.requests_before;
+    f.plateau_bytes = median(&last.iter().map(|p| p.m).collect::<Vec<_>>());
+    f.trend_p = read.trend_p;
+    if let Shape::ShortTail { at } = read.shape {
+        f.flat_tail = Some(short_tail(busy, at));
+    }
+    let from_t = last[0].t;
+    let levels: Vec<f64> = pts.iter().filter(|p| p.t >= from_t).map(|p| p.m).collect();
+    f.rise = rise(&levels);
+    if rss {
+        f.steps = Some(steps(last));
+    }
+}
+
+/// The one endpoint's entry: the overall verdict, except that growth with time is no verdict
+/// on an endpoint.
+fn single_endpoint(report: &LeakReport) -> EndpointLeak {
+    let b = report.bytes_per_request;
+    let verdict = match report.verdict {
+        Verdict::TimeGrowth if b.high <= report.limit_bytes_per_request => Verdict::None,
+        Verdict::TimeGrowth => Verdict::Inconclusive,
+        v => v,
+    };
+    EndpointLeak {
+        verdict,
+        bytes_per_request: b,
+        attributed: true,
+    }
 }
 
 /// The verdict from the slopes read, as README's table of decision rules states it.
