@@ -151,7 +151,7 @@ pub struct LeakReport {
     pub intercept_bytes: Option<f64>,
     /// The bytes-per-request limit the verdict was judged against.
     pub limit_bytes_per_request: f64,
-    /// The judged stretch: after the warm-up and any step or fill the segmentation found.
+    /// The judged stretch: after the warm-up, and after the model's knee when it found one.
     pub window: Window,
 }
 
@@ -164,16 +164,12 @@ pub struct Findings {
     pub trend_p: f64,
     /// Where judging started (s): the planned warm-up's end, or as long after a restart.
     pub warmup_end_s: f64,
-    /// Stretches the per-request model found after warm-up: 1, or 2 with a knee.
-    pub segments: usize,
     /// Median level of the judged stretch (bytes).
     pub plateau_bytes: f64,
     /// Growth before the judged stretch (bytes): the first stretch's slope times its requests.
     pub growth_before: f64,
     /// Requests completed before the judged stretch (after warm-up).
     pub requests_before: f64,
-    /// Per-request slope before the knee, when there is one.
-    pub slope_before: Option<Estimate>,
     pub time_limit: f64,
     /// Growth of the judged stretch by its slope (bytes): b × its requests.
     pub judged_growth: f64,
@@ -231,7 +227,6 @@ pub fn judge(plan: &Plan, timeline: &Timeline, limit: f64) -> (LeakReport, Findi
         reset_at_s: reset,
         material: material_growth(&series.metric, series.gc_runtime),
         fallback: series.fallback.clone(),
-        segments: 1,
         ..Findings::default()
     };
     let pts = &series.points;
@@ -323,9 +318,7 @@ fn time_step(
 /// What the judged stretch looks like, for the decision table and the reason.
 fn describe_stretch(f: &mut Findings, busy: &[Point], pts: &[Point], read: &Read, rss: bool) {
     let last = &busy[read.at..];
-    f.segments = 1 + usize::from(read.at > 0);
     f.requests_before = last[0].r - busy[0].r;
-    f.slope_before = read.before;
     f.growth_before = read.before.map_or(0.0, |e| e.estimate) * f.requests_before;
     f.plateau_bytes = median(&last.iter().map(|p| p.m).collect::<Vec<_>>());
     f.trend_p = read.trend_p;
