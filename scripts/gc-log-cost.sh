@@ -4,6 +4,8 @@
 # stderr appended to a file, as leakhound does with target.log; leakhound attaches by PID and,
 # in the traced run, follows that file with `gc_log: {file: ...}`. Prints per run: node's CPU
 # (% of one core), leakhound's CPU, p99, collections read and the size of the target's log.
+# The third run adds leakhound's node preload forcing a full collection after 1 s without one
+# (what `force_gc: auto` does in a run of 30 s or less).
 #
 #   scripts/gc-log-cost.sh                 # RATE=2000 DURATION=20s, release build
 set -euo pipefail
@@ -17,11 +19,12 @@ trap 'rm -rf "$work"' EXIT
 # node's utime+stime in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run() { # $1 = label, $2 = extra node flag or "", $3 = gc_log source entry or ""
+run() { # $1 = label, $2 = extra node flags or "", $3 = gc_log source entry or "", $4 = ms between forced GCs or ""
   local port log pid before after
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   log="$work/$1.log"
-  PORT=$port node $2 tests/targets/clean.js >>"$log" 2>&1 &
+  # shellcheck disable=SC2086 # $2 is a list of flags
+  LEAKHOUND_FORCE_GC_MS="$4" PORT=$port node $2 tests/targets/clean.js >>"$log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
   cat >"$work/$1.yaml" <<EOF
@@ -51,5 +54,7 @@ print(f"{label:8} node CPU {100 * ticks / hz / s['duration_s']:5.1f}%  "
 EOF
 }
 
-run plain "" ""
-run traced --trace-gc-nvp ", {gc_log: {file: $work/traced.log}}"
+run plain "" "" ""
+run traced --trace-gc-nvp ", {gc_log: {file: $work/traced.log}}" ""
+run forced "--trace-gc-nvp --require $PWD/src/memory/gc_log/preload.js" \
+  ", {gc_log: {file: $work/forced.log, force_gc: off}}" 1000

@@ -11,6 +11,7 @@
 #   scripts/synth-eval.sh --show 123           # one series: its YAML, truth, label, verdict, ticks
 #   scripts/synth-eval.sh --debug --threads 2 ...
 #   SYNTH_LIST=100 scripts/synth-eval.sh       # list up to 100 seeds of each kind of error
+#   SYNTH_FORCE_GC=off scripts/synth-eval.sh   # no forced full collections in any series
 #
 # Tune the model on the tuning set only; the held-out set is for reporting what it does on
 # series it was not tuned to.
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --show) show="$2"; shift 2 ;;
     --debug) profile=(); shift ;;
     --threads) threads="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "synth-eval.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -76,7 +76,9 @@ pub async fn execute(plan: &Plan, mut opts: RunOptions) -> Result<RunRecord, Run
     // announce itself is read from the log, past what earlier runs left there.
     let log_from = std::fs::metadata(&log).map_or(0, |m| m.len());
     let (mut target_plan, endpoint) = inspector_target(plan, &log, log_from);
-    if let Some(traced) = gc_log::launch::for_sources(&plan.memory.sources, &target_plan.process) {
+    if let Some(traced) =
+        gc_log::launch::prepare(&plan.memory.sources, &target_plan.process, &opts.out_dir)
+    {
         target_plan.process = traced.process;
         for w in &traced.warnings {
             timeline.events.push(event(0.0, 0, "gc_log", w));

@@ -100,10 +100,15 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
         SourcePlan::GcLog {
             file: Some(path),
             runtime,
-        } => Box::new(GcLogSource::open(path, None, *runtime)?),
+            force_every_ms,
+        } => Box::new(
+            GcLogSource::open(path, None, *runtime)?
+                .forcing(ctx.pid, force_every_ms.map(Duration::from_millis)),
+        ),
         SourcePlan::GcLog {
             file: None,
             runtime,
+            force_every_ms,
         } => {
             let (path, from) = ctx.log.as_ref().ok_or_else(|| {
                 SourceError::Unavailable(
@@ -112,7 +117,10 @@ pub fn open(spec: &SourcePlan, ctx: &OpenContext) -> Result<Option<Box<dyn Sourc
                         .to_string(),
                 )
             })?;
-            Box::new(GcLogSource::open(path, Some(*from), *runtime)?)
+            Box::new(
+                GcLogSource::open(path, Some(*from), *runtime)?
+                    .forcing(ctx.pid, force_every_ms.map(Duration::from_millis)),
+            )
         }
     };
     Ok(Some(source))

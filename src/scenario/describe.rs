@@ -85,12 +85,20 @@ fn source_line(s: &SourcePlan) -> String {
                 "V8 heap via the inspector: heap_used, heap_total, external, array_buffers; {gc}"
             )
         }
-        SourcePlan::GcLog { file, runtime } => {
+        SourcePlan::GcLog {
+            file,
+            runtime,
+            force_every_ms,
+        } => {
             let from = file
                 .as_ref()
                 .map_or("target.log".into(), |f| f.display().to_string());
             let which = runtime.map_or("node, jvm or go".into(), |r| r.name().to_string());
-            format!("the runtime's GC trace ({which}) in {from}: heap_after_gc, pauses")
+            let force = force_every_ms.map_or(String::new(), |ms| {
+                let every = format_duration(std::time::Duration::from_millis(ms));
+                format!("; a full collection forced after {every} without one")
+            });
+            format!("the runtime's GC trace ({which}) in {from}: heap_after_gc, pauses{force}")
         }
     };
     format!("{:<10}  {what}", s.name())
@@ -214,6 +222,7 @@ pub fn describe(plan: &Plan) -> String {
         if let Some(t) = crate::memory::gc_log::launch::for_sources(
             std::slice::from_ref(s),
             &plan.target.process,
+            Some(std::path::Path::new("RUN_FOLDER/leakhound-preload.js")),
         ) {
             for line in t.done.iter().chain(&t.warnings) {
                 memory.push(("", format!("{:<10}  {line}", "")));

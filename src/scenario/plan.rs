@@ -121,6 +121,11 @@ pub enum SourcePlan {
         /// Only this runtime's lines are read; None = any, recognised line by line.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         runtime: Option<GcRuntime>,
+        /// Force a full collection when the runtime has run none for this long (milliseconds),
+        /// so a short run still has post-GC readings: Node through a preload, the JVM through
+        /// its attach socket (`jcmd GC.run`). None = never.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        force_every_ms: Option<u64>,
     },
 }
 

@@ -117,6 +117,8 @@ pub struct InspectorOptions {
 pub struct GcLogOptions {
     pub file: Option<Text>,
     pub runtime: Option<Text>,
+    /// `auto` (default), `off`, or a duration such as `5s`.
+    pub force_gc: Option<Text>,
 }
 
 impl<'de> Deserialize<'de> for SourceEntry {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::truth::TruthKind;
-use super::{generate, Family, Kind, Runtime};
+use super::{generate_with, Family, Kind, Options, Runtime};
 use crate::analysis::{analyze, Verdict};
 
 /// Verdict columns, in the order printed.
@@ -55,8 +55,8 @@ impl Outcome {
 }
 
 /// Generates and judges one seed.
-pub(crate) fn judge(seed: u64) -> Outcome {
-    let s = generate(seed);
+pub(crate) fn judge(seed: u64, opts: &Options) -> Outcome {
+    let s = generate_with(seed, opts);
     let verdict = analyze(&s.plan, &s.timeline).leak.verdict;
     Outcome {
         seed,
@@ -75,7 +75,7 @@ pub(crate) fn judge(seed: u64) -> Outcome {
 }
 
 /// Judges every seed of `seeds` on `threads` threads, in seed order.
-pub(crate) fn run(seeds: Range<u64>, threads: usize) -> Vec<Outcome> {
+pub(crate) fn run(seeds: Range<u64>, threads: usize, opts: &Options) -> Vec<Outcome> {
     let threads = threads.max(1) as u64;
     let mut out: Vec<Outcome> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -84,7 +84,7 @@ pub(crate) fn run(seeds: Range<u64>, threads: usize) -> Vec<Outcome> {
                 scope.spawn(move || {
                     seeds
                         .filter(|s| s % threads == k)
-                        .map(judge)
+                        .map(|seed| judge(seed, opts))
                         .collect::<Vec<_>>()
                 })
             })

@@ -143,6 +143,11 @@ impl V8 {
         self.old_garbage = 0.0;
     }
 
+    /// A full collection leakhound forced at the end of the tick (`gc_log.force_gc`).
+    pub(crate) fn force(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) {
+        self.major(rng, s, 1.0, gc);
+    }
+
     pub(crate) fn step(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) -> f64 {
         let dt = s.dt();
         let allocated = s.requests * self.alloc + dt * self.idle_alloc;
@@ -246,6 +251,23 @@ impl Jvm {
 
     pub(crate) fn rss_noise(&self) -> f64 {
         self.expand_step
+    }
+
+    /// A full collection leakhound forced at the end of the tick (`jcmd GC.run`): what is
+    /// live, the old garbage gone.
+    pub(crate) fn force(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) {
+        let live = (s.live)(1.0);
+        let before = live + self.old_garbage + self.eden_used;
+        let after = live + self.heap_sd * normal(rng).abs();
+        gc.push(sample(
+            s,
+            1.0,
+            true,
+            after,
+            before,
+            rng.random_range(5.0..40.0),
+        ));
+        self.old_garbage = 0.0;
     }
 
     pub(crate) fn step(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) -> f64 {

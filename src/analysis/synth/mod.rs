@@ -85,6 +85,9 @@ pub(crate) struct Options {
     pub(crate) truth: Option<truth::TruthKind>,
     /// Never restart (tests that measure the whole series).
     pub(crate) no_restart: bool,
+    /// No forced collections in any series (`force_gc: off` everywhere), to measure what they
+    /// change.
+    pub(crate) no_force: bool,
 }
 
 /// One generated series with everything known about it.
@@ -122,7 +125,12 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         .then(|| design.total_s() * rng.random_range(0.3..0.8));
     let plan = design.plan(runtime.has_gc_log());
     let loads = design.schedule(&mut rng, &plan);
-    let mut model = runtime::Model::draw(&mut rng, runtime, &design);
+    let mut model = runtime::Model::draw(
+        &mut rng,
+        runtime,
+        &design,
+        force_every(seed, &design).filter(|_| !opts.no_force),
+    );
     let mut timeline = design.timeline_skeleton(&plan);
     let mut since = truth::Since::default();
     let mut restarted = false;
@@ -159,6 +167,14 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         yaml: design.yaml(runtime.has_gc_log()),
         restart_s,
     }
+}
+
+/// leakhound's `force_gc: auto` (1/30 of the run, 1 s to 30 s) in four series of five; the
+/// fifth keeps only the runtime's own collections (`force_gc: off`, a target that cannot be
+/// reached). Drawn from the seed, not the generator, so the unforced series are the same
+/// series as before forcing existed.
+fn force_every(seed: u64, design: &design::Design) -> Option<f64> {
+    (seed % 5 != 0).then(|| (design.total_s() / 30.0).clamp(1.0, 30.0))
 }
 
 fn draw_kind(rng: &mut SmallRng) -> Kind {

@@ -144,10 +144,20 @@ pub(crate) struct Model {
     page_sd: f64,
     /// True when the design has idle time after warm-up (V8 returns capacity then).
     idle_after_warmup: bool,
+    /// Seconds without a major collection after which leakhound forces one (a lone Node
+    /// process or a JVM; `gc_log.force_gc`), and when the last major one was.
+    force_every: Option<f64>,
+    last_major_s: f64,
 }
 
 impl Model {
-    pub(crate) fn draw(rng: &mut SmallRng, runtime: Runtime, design: &Design) -> Model {
+    /// `force_every`: the run's `force_gc` in seconds, None for off.
+    pub(crate) fn draw(
+        rng: &mut SmallRng,
+        runtime: Runtime,
+        design: &Design,
+        force_every: Option<f64>,
+    ) -> Model {
         // Requests per second while busy, about: what the heaps are sized for.
         let nominal = design.expected_requests() / design.total_s().max(1.0);
         let (heaps, other_anon, file) = match runtime {
@@ -194,6 +204,8 @@ impl Model {
             file,
             page_sd: PAGE * log_uniform(rng, 1.0, 16.0),
             idle_after_warmup,
+            force_every: force_every.filter(|_| matches!(runtime, Runtime::Node | Runtime::Jvm)),
+            last_major_s: 0.0,
         }
     }
 
@@ -217,6 +229,8 @@ impl Model {
         let anon = match &mut self.heaps {
             Heaps::V8(heaps) => {
                 let share = 1.0 / heaps.len() as f64;
+                // A cluster's workers each write their own log; none is read, none forced.
+                let lone = heaps.len() == 1;
                 processes += u32::from(heaps.len() > 1) * heaps.len() as u32;
                 let mut sum = self.other_anon;
                 for h in heaps.iter_mut() {
@@ -226,13 +240,21 @@ impl Model {
                     let live = move |f: f64| live0 + share * retained(f);
                     let s = step(load, mine.max(0.0), &live, &completed);
                     sum += h.step(rng, &s, &mut gc);
+                    if lone && force_due(self.force_every, &mut self.last_major_s, load, &gc) {
+                        h.force(rng, &s, &mut gc);
+                    }
                 }
                 sum
             }
             Heaps::Jvm(h) => {
                 let live0 = h.live0;
                 let live = move |f: f64| live0 + retained(f);
-                h.step(rng, &step(load, requests, &live, &completed), &mut gc)
+                let s = step(load, requests, &live, &completed);
+                let anon = h.step(rng, &s, &mut gc);
+                if force_due(self.force_every, &mut self.last_major_s, load, &gc) {
+                    h.force(rng, &s, &mut gc);
+                }
+                anon
             }
             Heaps::Go(h) => {
                 let live0 = h.live0;
@@ -305,6 +327,19 @@ fn step<'a>(
         live,
         completed,
     }
+}
+
+/// True when a forced collection is due at the end of this tick (none for `every` seconds),
+/// given the tick's collections; `last` is when the last major one was.
+fn force_due(every: Option<f64>, last: &mut f64, load: &Load, gc: &[GcSample]) -> bool {
+    if let Some(major) = gc.iter().rev().find(|g| g.major) {
+        *last = major.t_s;
+    }
+    let due = every.is_some_and(|every| load.t_s - *last >= every);
+    if due {
+        *last = load.t_s;
+    }
+    due
 }
 
 /// Bytes rounded to whole pages, never below one.

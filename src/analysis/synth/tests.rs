@@ -257,7 +257,7 @@ fn synth_kinds_reproduce_the_ci_cases_as_families() {
 
 fn judged(range: std::ops::Range<u64>) -> (Vec<Outcome>, std::time::Duration) {
     let start = std::time::Instant::now();
-    let out = eval::run(range, 1);
+    let out = eval::run(range, 1, &Options::default());
     (out, start.elapsed())
 }
 
@@ -313,7 +313,8 @@ fn synth_tuning_set_has_no_false_leak_and_meets_the_accuracy_target() {
 }
 
 /// The report scripts/synth-eval.sh prints: seeds from SYNTH_SEEDS (`A..B`, default the tuning
-/// set), on SYNTH_THREADS threads, listing SYNTH_LIST seeds of each kind of error.
+/// set), on SYNTH_THREADS threads, listing SYNTH_LIST seeds of each kind of error;
+/// SYNTH_FORCE_GC=off generates every series without forced collections.
 #[test]
 #[ignore = "a report, run by scripts/synth-eval.sh"]
 fn synth_eval_report() {
@@ -327,7 +328,11 @@ fn synth_eval_report() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
     let start = std::time::Instant::now();
-    let out = eval::run(a..b, threads);
+    let opts = Options {
+        no_force: std::env::var("SYNTH_FORCE_GC").is_ok_and(|v| v == "off"),
+        ..Options::default()
+    };
+    let out = eval::run(a..b, threads, &opts);
     let took = start.elapsed();
     println!(
         "seeds {a}..{b}: {} series in {:.1} s ({:.2} s per 1,000, {threads} thread(s), {} build)",

@@ -1,9 +1,12 @@
 //! Turning the GC trace on in a target leakhound launches, without doubling a switch the user
 //! already set:
 //! - `node ...`: `--trace-gc-nvp` after `node` (unless a `--trace-gc*` flag is there);
-//! - a node launcher (npm, npx, ...): nothing can be done. Node 20 refuses V8 flags such as
-//!   `--trace-gc-nvp` in `NODE_OPTIONS` (it exits with "is not allowed in NODE_OPTIONS", status
-//!   9), so the script must pass the flag to node itself; the run says so in an event;
+//! - a node launcher (npm, npx, ...): Node 20 refuses V8 flags such as `--trace-gc-nvp` in
+//!   `NODE_OPTIONS` (it exits with "is not allowed in NODE_OPTIONS", status 9), but not
+//!   `--require`: leakhound's preload (`preload.js`, written into the run folder) turns the
+//!   trace on from inside each node process the launcher starts;
+//! - node either way, with `force_every`: the same preload forces a full collection after that
+//!   long without one (`LEAKHOUND_FORCE_GC_MS`);
 //! - `java ...`: `-Xlog:gc` after `java` (unless `-Xlog:gc*`, `-verbose:gc` or `-XX:+PrintGC`
 //!   is there or in `JAVA_TOOL_OPTIONS`/`JDK_JAVA_OPTIONS`);
 //! - a Go binary (its ELF build-id note says so): `GODEBUG=gctrace=1`, added to the GODEBUG
@@ -20,6 +23,9 @@ use crate::memory::inspector::NODE_LAUNCHERS;
 use crate::scenario::{GcRuntime, TargetProcess};
 
 pub const NODE_FLAG: &str = "--trace-gc-nvp";
+/// leakhound's node preload, written into the run folder under [`PRELOAD_FILE`].
+pub const PRELOAD: &str = include_str!("preload.js");
+pub const PRELOAD_FILE: &str = "leakhound-preload.js";
 pub const JVM_FLAG: &str = "-Xlog:gc";
 const GO_SETTING: &str = "gctrace=1";
 
@@ -74,16 +80,28 @@ pub fn default_runtime(process: &TargetProcess) -> Option<GcRuntime> {
         return None;
     };
     match program_of(command, cwd.as_deref()) {
-        Program::Node => Some(GcRuntime::Node),
+        Program::Node | Program::NodeLauncher => Some(GcRuntime::Node),
         Program::Java => Some(GcRuntime::Jvm),
         Program::Go => Some(GcRuntime::Go),
-        Program::NodeLauncher | Program::Other => None,
+        Program::Other => None,
     }
+}
+
+/// How leakhound reaches inside a node target: its preload at `preload` (None: it could not
+/// be written), forcing a full collection after `force_every_ms` without one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeHooks {
+    pub preload: Option<PathBuf>,
+    pub force_every_ms: Option<u64>,
 }
 
 /// `process` (when launched) with the trace of `runtime` turned on, or of whatever the command
 /// runs when `runtime` is None.
-pub fn with_gc_trace(process: &TargetProcess, runtime: Option<GcRuntime>) -> Traced {
+pub fn with_gc_trace(
+    process: &TargetProcess,
+    runtime: Option<GcRuntime>,
+    hooks: &NodeHooks,
+) -> Traced {
     let mut out = Traced {
         process: process.clone(),
         done: Vec::new(),
@@ -103,9 +121,12 @@ pub fn with_gc_trace(process: &TargetProcess, runtime: Option<GcRuntime>) -> Tra
     let name = command.first().cloned().unwrap_or_default();
     for r in runtimes {
         let (done, warning) = match r {
-            GcRuntime::Node => node(command, program, &name),
-            GcRuntime::Jvm => jvm(command, env, program),
-            GcRuntime::Go => (go(env), None),
+            GcRuntime::Node => node(command, env, program, hooks),
+            GcRuntime::Jvm => {
+                let (done, warning) = jvm(command, env, program);
+                (done.into_iter().collect(), warning)
+            }
+            GcRuntime::Go => (go(env).into_iter().collect(), None),
         };
         out.done.extend(done);
         out.warnings.extend(warning);
@@ -118,29 +139,65 @@ pub fn with_gc_trace(process: &TargetProcess, runtime: Option<GcRuntime>) -> Tra
     out
 }
 
+/// Writes leakhound's node preload into `dir` (the run folder); its path.
+pub fn write_preload(dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join(PRELOAD_FILE);
+    std::fs::write(&path, PRELOAD)?;
+    Ok(path)
+}
+
 fn node(
     command: &mut Vec<String>,
+    env: &mut BTreeMap<String, String>,
     program: Program,
-    name: &str,
-) -> (Option<String>, Option<String>) {
-    if program != Program::Node {
-        let warning = format!(
-            "the gc_log source cannot turn the GC trace on under `{name}`: Node refuses \
-             {NODE_FLAG} in NODE_OPTIONS, so add it to the node command `{name}` runs (e.g. \
-             `node {NODE_FLAG} server.js`); only GC lines the target prints are read"
-        );
-        return (None, Some(warning));
+    hooks: &NodeHooks,
+) -> (Vec<String>, Option<String>) {
+    let mut done = Vec::new();
+    // The trace from the command line where there is a node command; from the preload under
+    // a launcher or a script (a node process it starts).
+    let via_preload = program != Program::Node;
+    if via_preload {
+        env.insert("LEAKHOUND_GC_TRACE".into(), "1".into());
+        done.push(format!("turns on {NODE_FLAG} from leakhound's preload"));
+    } else if command
+        .iter()
+        .skip(1)
+        .take_while(|a| a.starts_with('-'))
+        .any(|a| a.starts_with("--trace-gc") || a.starts_with("--trace_gc"))
+    {
+        done.push("the node command already traces GC".into());
+    } else {
+        command.insert(1, NODE_FLAG.to_string());
+        done.push(format!("adds {NODE_FLAG} to the node command"));
     }
-    // Node's own options come before the script; anything after it belongs to the script.
-    let own = command.iter().skip(1).take_while(|a| a.starts_with('-'));
-    let has = own
-        .clone()
-        .any(|a| a.starts_with("--trace-gc") || a.starts_with("--trace_gc"));
-    if has {
-        return (Some("the node command already traces GC".into()), None);
+    if let Some(ms) = hooks.force_every_ms {
+        env.insert("LEAKHOUND_FORCE_GC_MS".into(), ms.to_string());
+        done.push(format!(
+            "forces a full collection after {} without one, from leakhound's preload",
+            crate::units::format_duration(std::time::Duration::from_millis(ms))
+        ));
     }
-    command.insert(1, NODE_FLAG.to_string());
-    (Some(format!("adds {NODE_FLAG} to the node command")), None)
+    if !via_preload && hooks.force_every_ms.is_none() {
+        return (done, None);
+    }
+    let path = hooks.preload.as_ref().map(|p| p.display().to_string());
+    let Some(path) = path.filter(|p| !p.contains(['"', '\\'])) else {
+        for key in ["LEAKHOUND_GC_TRACE", "LEAKHOUND_FORCE_GC_MS"] {
+            env.remove(key);
+        }
+        let warning = "leakhound's node preload could not be written to the run folder, or its \
+                       path holds a quote or a backslash NODE_OPTIONS cannot carry: no GC trace \
+                       under a launcher, no forced collections";
+        return (vec![], Some(warning.to_string()));
+    };
+    // NODE_OPTIONS takes a quoted path; the user's own options stay first.
+    let require = format!("--require \"{path}\"");
+    let value = match inherited(env, "NODE_OPTIONS") {
+        Some(v) if !v.trim().is_empty() => format!("{} {require}", v.trim()),
+        _ => require,
+    };
+    env.insert("NODE_OPTIONS".into(), value);
+    (done, None)
 }
 
 fn jvm(
@@ -217,18 +274,48 @@ pub fn is_go_binary(path: &Path) -> bool {
 }
 
 /// The trace switch for the `gc_log` source among `sources`, when it reads the launched
-/// target's output (not a `file`); None otherwise.
+/// target's output (not a `file`); None otherwise. `preload`: where the node preload is
+/// (None: nowhere).
 pub fn for_sources(
     sources: &[crate::scenario::SourcePlan],
     process: &TargetProcess,
+    preload: Option<&Path>,
 ) -> Option<Traced> {
     sources.iter().find_map(|s| match s {
         crate::scenario::SourcePlan::GcLog {
             file: None,
             runtime,
+            force_every_ms,
         } if matches!(process, TargetProcess::Launch { .. }) => {
-            Some(with_gc_trace(process, *runtime))
+            let hooks = NodeHooks {
+                preload: preload.map(Path::to_path_buf),
+                force_every_ms: *force_every_ms,
+            };
+            Some(with_gc_trace(process, *runtime, &hooks))
         }
         _ => None,
     })
+}
+
+/// The launched target with its GC trace on, and leakhound's node preload written into the
+/// run folder `out_dir` when the trace needs it; None when no `gc_log` source reads a launched
+/// target's output. The preload is named by its absolute path (the target's working directory
+/// may be elsewhere); if it cannot be written, nothing names it.
+pub fn prepare(
+    sources: &[crate::scenario::SourcePlan],
+    process: &TargetProcess,
+    out_dir: &Path,
+) -> Option<Traced> {
+    let run_dir = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    let preload = run_dir.join(PRELOAD_FILE);
+    let traced = for_sources(sources, process, Some(&preload))?;
+    let needs_preload = matches!(
+        &traced.process,
+        TargetProcess::Launch { env, .. } if env.contains_key("LEAKHOUND_GC_TRACE")
+            || env.contains_key("LEAKHOUND_FORCE_GC_MS")
+    );
+    if !needs_preload || write_preload(&run_dir).is_ok() {
+        return Some(traced);
+    }
+    for_sources(sources, process, None)
 }

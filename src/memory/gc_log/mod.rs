@@ -12,7 +12,13 @@
 //!
 //! Reading is a file read from where the last tick stopped (bounded per tick), on the
 //! blocking pool like every source: it never holds up the load.
+//!
+//! A short run on a small heap may see no major collection at all, so the source can force
+//! one after `force_every` without any: Node through leakhound's preload ([`launch`]), a JVM
+//! through its attach socket ([`attach`]), before the tick's read so the collection's line is
+//! read, and stamped, in the same tick. Go collects its whole heap every cycle.
 
+pub mod attach;
 pub mod launch;
 pub mod parse;
 pub mod tail;
@@ -21,10 +27,13 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::source::{Source, SourceError, SourceReading};
+use super::watch::Finding;
 use crate::scenario::GcRuntime;
 use crate::timeline::GcSample;
+use attach::JvmAttach;
 pub use parse::GcParser;
 use tail::LogFollower;
 
@@ -40,6 +49,45 @@ pub struct GcLogSource {
     /// Heap after the last major collection of each process/isolate (`[pid:0x...]`; "" for
     /// runtimes whose lines do not say).
     heaps: BTreeMap<String, u64>,
+    force: Option<Force>,
+}
+
+/// Forcing a JVM's full collection when it has run none for `every`.
+#[derive(Debug)]
+struct Force {
+    every: Duration,
+    /// The target's root process, whose tree holds the JVM.
+    root: u32,
+    last_major: Instant,
+    /// JVM trace lines were read: there is a JVM to look for.
+    jvm_seen: bool,
+    jvm: Option<JvmAttach>,
+    /// When the tree was last searched for the JVM, to search at most once per `every`.
+    looked: Option<Instant>,
+}
+
+impl Force {
+    /// Forces a collection when one is due; what went wrong, once, as an event.
+    fn tick(&mut self) -> Option<Finding> {
+        if !self.jvm_seen || self.last_major.elapsed() < self.every {
+            return None;
+        }
+        if self.jvm.is_none() && self.looked.is_none_or(|t| t.elapsed() >= self.every) {
+            self.looked = Some(Instant::now());
+            self.jvm = JvmAttach::find(self.root);
+        }
+        match self.jvm.as_mut()?.gc_run() {
+            Ok(true) => {
+                self.last_major = Instant::now();
+                None
+            }
+            Ok(false) => None,
+            Err(why) => Some(Finding {
+                kind: "gc_log",
+                detail: format!("cannot force a full collection: {why}"),
+            }),
+        }
+    }
 }
 
 impl GcLogSource {
@@ -59,7 +107,26 @@ impl GcLogSource {
             parser: GcParser::new(runtime),
             read: Vec::new(),
             heaps: BTreeMap::new(),
+            force: None,
         })
+    }
+
+    /// Forces a full collection in the JVM under `root` after `every` without one (Node
+    /// targets force their own, through the preload).
+    pub fn forcing(mut self, root: Option<u32>, every: Option<Duration>) -> GcLogSource {
+        self.force = root.zip(every).map(|(root, every)| Force {
+            every,
+            root,
+            last_major: Instant::now(),
+            jvm_seen: self.parser_is(GcRuntime::Jvm),
+            jvm: None,
+            looked: None,
+        });
+        self
+    }
+
+    fn parser_is(&self, runtime: GcRuntime) -> bool {
+        self.parser.runtime() == Some(runtime)
     }
 }
 
@@ -69,10 +136,20 @@ impl Source for GcLogSource {
     }
 
     fn sample(&mut self) -> Result<SourceReading, SourceError> {
+        let events = self
+            .force
+            .as_mut()
+            .and_then(Force::tick)
+            .into_iter()
+            .collect();
         let (parser, heaps, mut found) = (&mut self.parser, &mut self.heaps, Vec::new());
         let mut fresh: Vec<String> = Vec::new();
+        let mut jvm_seen = false;
         let result = self.follower.read_lines(|line| {
+            // HotSpot's decorations (`[gc]`) or its `GC(n)` lines: a JVM wrote the trace.
+            jvm_seen |= line.contains("[gc");
             let Some(gc) = parser.line(line) else { return };
+            jvm_seen |= line.contains("GC(");
             if gc.major {
                 let key = process_key(line).to_string();
                 heaps.insert(key.clone(), gc.heap_after);
@@ -80,6 +157,12 @@ impl Source for GcLogSource {
             }
             found.push(gc);
         });
+        if let Some(force) = &mut self.force {
+            force.jvm_seen |= jvm_seen;
+            if found.iter().any(|g| g.major) {
+                force.last_major = Instant::now();
+            }
+        }
         self.read = found;
         result.map_err(|e| SourceError::Read {
             path: self.follower.path().display().to_string(),
@@ -94,6 +177,7 @@ impl Source for GcLogSource {
         }
         Ok(SourceReading {
             metrics,
+            events,
             ..SourceReading::default()
         })
     }

@@ -44,6 +44,11 @@ impl GcParser {
         }
     }
 
+    /// The runtime whose lines alone are read, if one was given.
+    pub fn runtime(&self) -> Option<GcRuntime> {
+        self.runtime
+    }
+
     /// The collection `line` reports, if it is a GC line of an accepted runtime.
     pub fn line(&mut self, line: &str) -> Option<GcSample> {
         let any = self.runtime.is_none();

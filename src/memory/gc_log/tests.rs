@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use super::launch::{is_go_binary, with_gc_trace, NODE_FLAG};
+use super::launch::{is_go_binary, with_gc_trace, write_preload, NodeHooks, NODE_FLAG};
 use super::*;
 use crate::scenario::TargetProcess;
 
@@ -207,8 +207,15 @@ fn launched(p: &TargetProcess) -> (Vec<String>, BTreeMap<String, String>) {
     }
 }
 
+/// No preload, nothing forced: the trace switches alone.
+const PLAIN: NodeHooks = NodeHooks {
+    preload: None,
+    force_every_ms: None,
+};
+
 #[test]
 fn the_trace_is_switched_on_once_where_each_runtime_reads_it() {
+    let with_gc_trace = |p: &TargetProcess, r| with_gc_trace(p, r, &PLAIN);
     let t = with_gc_trace(
         &launch(&["node", "--max-old-space-size=64", "s.js"], &[]),
         None,
@@ -244,8 +251,8 @@ fn the_trace_is_switched_on_once_where_each_runtime_reads_it() {
 }
 
 #[test]
-fn node_refuses_the_flag_in_node_options_so_launchers_get_a_warning() {
-    // The finding the launcher warning rests on (node 20): exit 9, "not allowed".
+fn launchers_and_forced_collections_go_through_the_preload() {
+    // Why a launcher needs the preload (node 20): the flag itself is refused, exit 9.
     let out = std::process::Command::new("node")
         .args(["-e", "0"])
         .env("NODE_OPTIONS", NODE_FLAG)
@@ -254,13 +261,73 @@ fn node_refuses_the_flag_in_node_options_so_launchers_get_a_warning() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("not allowed in NODE_OPTIONS"),
-        "node accepted {NODE_FLAG} in NODE_OPTIONS ({:?}, {err}): launchers could get it there",
+        "node accepted {NODE_FLAG} in NODE_OPTIONS ({:?}, {err}): the preload is not needed",
         out.status
     );
-    let npm = launch(&["npm", "start"], &[]);
-    let t = with_gc_trace(&npm, None);
-    assert_eq!(t.process, npm, "NODE_OPTIONS left alone");
-    assert!(t.warnings[0].contains("Node refuses --trace-gc-nvp in NODE_OPTIONS"));
+    let hooks = NodeHooks {
+        preload: Some("/runs/a b/leakhound-preload.js".into()),
+        force_every_ms: Some(1500),
+    };
+    let npm = launch(
+        &["npm", "start"],
+        &[("NODE_OPTIONS", "--max-old-space-size=64")],
+    );
+    let (command, env) = launched(&with_gc_trace(&npm, None, &hooks).process);
+    assert_eq!(command, ["npm", "start"]);
+    assert_eq!(
+        env["NODE_OPTIONS"],
+        "--max-old-space-size=64 --require \"/runs/a b/leakhound-preload.js\""
+    );
+    assert_eq!(
+        (
+            env["LEAKHOUND_GC_TRACE"].as_str(),
+            env["LEAKHOUND_FORCE_GC_MS"].as_str()
+        ),
+        ("1", "1500")
+    );
+    // node itself: the flag on its command line, the preload only to force.
+    let (command, env) =
+        launched(&with_gc_trace(&launch(&["node", "s.js"], &[]), None, &hooks).process);
+    assert_eq!(command, ["node", NODE_FLAG, "s.js"]);
+    assert!(!env.contains_key("LEAKHOUND_GC_TRACE") && env.contains_key("NODE_OPTIONS"));
+    // No preload to give: a warning, and nothing that names a missing file.
+    let t = with_gc_trace(&npm, None, &PLAIN);
+    assert_eq!(t.process, npm);
+    assert!(
+        t.warnings[0].contains("no GC trace under a launcher"),
+        "{:?}",
+        t.warnings
+    );
+}
+
+#[test]
+fn the_preload_traces_and_forces_full_collections_in_a_real_node() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let preload = write_preload(dir.path()).expect("preload written");
+    // 1.2 s of a program that allocates little: V8 runs no full collection of its own.
+    let out = std::process::Command::new("node")
+        .args(["-e", "const t = setInterval(() => [1, 2, 3].map(String), 10); setTimeout(() => clearInterval(t), 1200)"])
+        .env("NODE_OPTIONS", format!("--require \"{}\"", preload.display()))
+        .env("LEAKHOUND_GC_TRACE", "1")
+        .env("LEAKHOUND_FORCE_GC_MS", "200")
+        .output()
+        .expect("node on PATH");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parser = GcParser::new(Some(GcRuntime::Node));
+    let majors = text
+        .lines()
+        .filter_map(|l| parser.line(l))
+        .filter(|g| g.major)
+        .count();
+    assert!(
+        (3..=7).contains(&majors),
+        "{majors} full collections in 1.2 s at one per 200 ms:\n{text}"
+    );
 }
 
 #[test]
@@ -315,4 +382,72 @@ fn a_clusters_processes_are_summed_and_an_ended_one_leaves_the_sum() {
 fn path_with(path: &Path, text: &str) -> std::path::PathBuf {
     std::fs::write(path, text).unwrap();
     path.to_path_buf()
+}
+
+#[test]
+fn a_full_collection_is_forced_in_a_real_jvm_through_its_attach_socket() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("Idle.java");
+    std::fs::write(
+        &src,
+        "public class Idle { public static void main(String[] a) throws Exception { \
+         Thread.sleep(30000); } }",
+    )
+    .expect("source written");
+    let log = std::fs::File::create(dir.path().join("gc.log")).expect("log");
+    let child = std::process::Command::new("java")
+        .arg("-Xlog:gc")
+        .arg(&src)
+        .current_dir(dir.path())
+        .stdout(log)
+        .spawn()
+        .expect("java on PATH");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child_pid = child.id();
+    let _guard = Kill(child);
+    // Not a JVM (and no JVM below it): never signalled, as SIGQUIT would end it.
+    let sleep = std::process::Command::new("sleep")
+        .arg("5")
+        .spawn()
+        .expect("sleep");
+    let sleep = Kill(sleep);
+    assert!(attach::JvmAttach::find(sleep.0.id()).is_none());
+    drop(sleep);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut jvm = None;
+    while jvm.is_none() && std::time::Instant::now() < deadline {
+        // Found below the tree's root, as under `sh -c`.
+        jvm = attach::JvmAttach::find(std::process::id());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut jvm = jvm.expect("the JVM is found by its libjvm.so");
+    assert_eq!(jvm.pid(), child_pid);
+    let mut done = 0;
+    while done < 2 && std::time::Instant::now() < deadline {
+        match jvm.gc_run() {
+            Ok(true) => done += 1,
+            Ok(false) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(done, 2, "two collections forced within 20 s");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = std::fs::read_to_string(dir.path().join("gc.log")).expect("log read");
+    let mut parser = GcParser::new(Some(GcRuntime::Jvm));
+    let majors = text
+        .lines()
+        .filter_map(|l| parser.line(l))
+        .filter(|g| g.major)
+        .count();
+    assert_eq!(majors, 2, "{text}");
+    assert!(
+        !dir.path().join(format!(".attach_pid{child_pid}")).exists(),
+        "attach file removed"
+    );
 }

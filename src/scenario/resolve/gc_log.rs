@@ -6,8 +6,16 @@
 //! program: their trace can be turned on without touching the code. A launcher (npm) cannot
 //! pass Node the flag, and other programs may run no collector at all, so they get it only
 //! when listed.
+//!
+//! `force_gc` (`auto`, `off` or a duration): a runtime collects its whole heap only when it
+//! must, and a short run on a small heap may see none, leaving nothing but RSS to judge.
+//! `auto` forces a full collection when there was none for 1/30 of the run (1 s to 30 s), so
+//! a run has about 30 post-GC readings; a long run whose runtime collects on its own gets none
+//! forced. `auto` forces nothing when another metric is judged: forced collections shrink the
+//! heap's capacity, and with it the RSS a scenario may have chosen to judge.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::super::error::KeyPath;
 use super::super::plan::{GcRuntime, MemoryPlan, SourcePlan, TargetProcess};
@@ -16,6 +24,69 @@ use super::super::source::Source;
 use super::target::relative_to;
 use super::Result;
 use crate::memory::gc_log::launch::default_runtime;
+use crate::units::parse_duration;
+
+/// Post-GC readings `force_gc: auto` aims for over the run.
+const AUTO_READINGS: u32 = 30;
+/// The range of `auto`'s time between forced collections: a full collection every second
+/// costs a small heap a few milliseconds; a big heap's own collections come more often than
+/// every 30 s under load.
+const AUTO_MIN: Duration = Duration::from_secs(1);
+const AUTO_MAX: Duration = Duration::from_secs(30);
+/// The range a scenario may give.
+const FORCE_MIN: Duration = Duration::from_millis(200);
+const FORCE_MAX: Duration = Duration::from_secs(3600);
+
+/// `force_gc: auto` until the judged metric is known ([`settle_auto`]).
+const AUTO: Option<u64> = Some(u64::MAX);
+
+/// `force_gc: auto` for a run of `run_length`.
+fn auto_force(run_length: Duration) -> Option<u64> {
+    let every = (run_length / AUTO_READINGS).clamp(AUTO_MIN, AUTO_MAX);
+    Some(every.as_millis() as u64)
+}
+
+/// `- gc_log` with every option at its default.
+pub(super) fn bare() -> SourcePlan {
+    SourcePlan::GcLog {
+        file: None,
+        runtime: None,
+        force_every_ms: AUTO,
+    }
+}
+
+/// `force_gc: auto` made concrete once the judged `metric` is known: forced collections when
+/// `heap_after_gc` is judged, none otherwise.
+pub(super) fn settle_auto(sources: &mut [SourcePlan], metric: &str, run_length: Duration) {
+    for s in sources {
+        if let SourcePlan::GcLog { force_every_ms, .. } = s {
+            if *force_every_ms == AUTO {
+                *force_every_ms = (metric == crate::memory::gc_log::METRIC)
+                    .then(|| auto_force(run_length))
+                    .flatten();
+            }
+        }
+    }
+}
+
+fn force_gc(text: Option<&Text>, src: &Source, at: &KeyPath) -> Result<Option<u64>> {
+    let value = text.map_or("auto", |t| t.0.trim());
+    match value {
+        "auto" => return Ok(AUTO),
+        "off" | "never" => return Ok(None),
+        _ => {}
+    }
+    match parse_duration(value) {
+        Ok(d) if (FORCE_MIN..=FORCE_MAX).contains(&d) => Ok(Some(d.as_millis() as u64)),
+        _ => Err(src.value_error(
+            at,
+            format!(
+                "`{value}` is not a time between forced collections; use `auto` (the default), \
+                 `off`, or a duration from 200ms to 1h such as `5s`"
+            ),
+        )),
+    }
+}
 
 /// `- gc_log: {...}`; `at` is the options' own path.
 pub(super) fn options(
@@ -51,7 +122,12 @@ pub(super) fn options(
             ))
         }
     };
-    Ok(SourcePlan::GcLog { file, runtime })
+    let force_every_ms = force_gc(o.force_gc.as_ref(), src, &at.key("force_gc"))?;
+    Ok(SourcePlan::GcLog {
+        file,
+        runtime,
+        force_every_ms,
+    })
 }
 
 /// The sources when `memory.sources` is not given: the process tree, and the GC trace of a
@@ -59,10 +135,7 @@ pub(super) fn options(
 pub(super) fn default_sources(process: &TargetProcess) -> Vec<SourcePlan> {
     let mut sources = vec![SourcePlan::Process];
     if default_runtime(process).is_some() {
-        sources.push(SourcePlan::GcLog {
-            file: None,
-            runtime: None,
-        });
+        sources.push(bare());
     }
     sources
 }
@@ -96,6 +169,7 @@ pub(super) fn check_target(
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+    use std::time::Duration;
 
     use crate::scenario::{parse, GcRuntime, Overrides, Plan, SourcePlan};
 
@@ -108,9 +182,11 @@ mod tests {
     }
 
     const NODE: &str = "  command: [node, app.js]\n";
+    /// The scenario's one phase is 10 s long: `auto` forces a collection every second.
     const BARE: SourcePlan = SourcePlan::GcLog {
         file: None,
         runtime: None,
+        force_every_ms: Some(1000),
     };
 
     #[test]
@@ -126,11 +202,15 @@ mod tests {
         let m = plan(NODE, "memory: {sources: [process]}\n").unwrap().memory;
         assert_eq!((m.sources.len(), m.metric.as_str()), (1, "rss_anon"));
         // Not for what leakhound cannot switch on, or what may have no collector.
-        for target in [
-            "  command: [npm, start]\n",
-            "  command: [python3, app.py]\n",
-            "  pid: 4242\n",
-        ] {
+        // npm and co. start node: the preload turns the trace on there.
+        assert_eq!(
+            plan("  command: [npm, start]\n", "")
+                .unwrap()
+                .memory
+                .sources[1],
+            BARE
+        );
+        for target in ["  command: [python3, app.py]\n", "  pid: 4242\n"] {
             assert_eq!(
                 plan(target, "").unwrap().memory.sources.len(),
                 1,
@@ -162,10 +242,37 @@ mod tests {
             SourcePlan::GcLog {
                 file: Some(PathBuf::from("/base/logs/gc.log")),
                 runtime: Some(GcRuntime::Jvm),
+                force_every_ms: Some(1000),
             }
         );
         assert_eq!(m.metric, "heap_after_gc");
         assert!(plan(NODE, "memory:\n  sources:\n    - gc_log:\n").is_ok());
+        let forced = |option: &str| match &plan(
+            NODE,
+            &format!("memory:\n  sources: [{{gc_log: {{{option}}}}}]\n"),
+        )
+        .unwrap()
+        .memory
+        .sources[0]
+        {
+            SourcePlan::GcLog { force_every_ms, .. } => *force_every_ms,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(forced("force_gc: 5s"), Some(5000));
+        assert_eq!(forced("force_gc: off"), None);
+        assert_eq!(forced("force_gc: auto"), Some(1000));
+        // auto forces nothing when RSS is judged: forced collections shrink it.
+        let m = plan(NODE, "memory: {metric: rss_anon}\n").unwrap().memory;
+        assert!(matches!(
+            m.sources[1],
+            SourcePlan::GcLog {
+                force_every_ms: None,
+                ..
+            }
+        ));
+        // auto: 1/30 of the run, from 1 s to 30 s.
+        assert_eq!(super::auto_force(Duration::from_secs(600)), Some(20_000));
+        assert_eq!(super::auto_force(Duration::from_secs(7200)), Some(30_000));
         let cases = [
             (
                 "  pid: 4242\n",
@@ -187,6 +294,12 @@ mod tests {
                 NODE,
                 "memory:\n  sources: [{gc_log: {path: x}}]\n",
                 "memory.sources[0].gc_log: unknown key `path`",
+            ),
+            (
+                NODE,
+                "memory:\n  sources: [{gc_log: {force_gc: 10ms}}]\n",
+                "memory.sources[0].gc_log.force_gc: `10ms` is not a time between forced \
+                 collections; use `auto` (the default), `off`, or a duration from 200ms to 1h",
             ),
             (
                 NODE,

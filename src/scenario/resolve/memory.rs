@@ -34,7 +34,7 @@ pub(super) fn memory(
     src: &Source,
     at: &KeyPath,
     process: &TargetProcess,
-    base_dir: &Path,
+    (base_dir, run_length): (&Path, Duration),
 ) -> Result<MemoryPlan> {
     let interval = match m.and_then(|m| m.interval.as_ref()) {
         None => Duration::from_secs(1),
@@ -140,6 +140,7 @@ pub(super) fn memory(
             ));
         }
     };
+    super::gc_log::settle_auto(&mut sources, &metric, run_length);
     Ok(MemoryPlan {
         interval,
         metric,
@@ -207,10 +208,7 @@ fn source(
             "process" => Ok(SourcePlan::Process),
             "cgroup" => Ok(SourcePlan::Cgroup { path: None }),
             "inspector" => inspector(&InspectorOptions::default(), interval, src, here),
-            "gc_log" => Ok(SourcePlan::GcLog {
-                file: None,
-                runtime: None,
-            }),
+            "gc_log" => Ok(super::gc_log::bare()),
             "docker" => Err(needs("docker", "{container: my-api}")),
             "prometheus" => Err(needs(
                 "prometheus",

@@ -35,12 +35,15 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
     let root = KeyPath::root();
     let name = scenario_name(&s.name.0, src, &root.key("name"))?;
     let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
+    let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
+    let load = load(&s.load, &requests, src, &root.key("load"))?;
+    let run_length = load.phases.iter().map(|p| p.duration).sum();
     let memory = memory::memory(
         s.memory.as_ref(),
         src,
         &root.key("memory"),
         &target.process,
-        base_dir,
+        (base_dir, run_length),
     )?;
     memory::check_target(&memory, &target.process, src, &root.key("memory"))?;
     gc_log::check_target(&memory, &target.process, src, &root.key("memory"))?;
@@ -67,8 +70,6 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
             ));
         }
     }
-    let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
-    let load = load(&s.load, &requests, src, &root.key("load"))?;
     let thresholds = thresholds(s.thresholds, src, &root.key("thresholds"))?;
     Ok(Plan {
         name,
