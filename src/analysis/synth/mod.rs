@@ -149,7 +149,6 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         let retained = |f: f64| truth.retained_at(&since, load, f);
         let mut out = model.step(&mut rng, load, &retained);
         if !runtime.has_gc_log() {
-            // A cluster's workers each write their own log; none is read.
             out.gc.clear();
         }
         timeline.ticks.push(tick_of(load, out));
@@ -197,14 +196,12 @@ fn tick_of(load: &design::Load, out: runtime::Reading) -> Tick {
         .into_iter()
         .collect(),
     );
-    if let Some(h) = out.gc.iter().rev().find(|g| g.major) {
-        // The gc_log source reports the last major collection of the interval: the most
-        // recent word on what survives, as a sampler reading the log at the tick would.
+    if let Some(h) = out.heap_after_gc {
+        // The gc_log source reports each process's last major collection of the interval,
+        // summed: the most recent word on what survives, as a sampler reading the log would.
         readings.insert(
             "gc_log".to_string(),
-            [("heap_after_gc".to_string(), h.heap_after)]
-                .into_iter()
-                .collect(),
+            [("heap_after_gc".to_string(), h)].into_iter().collect(),
         );
     }
     let endpoints = load

@@ -17,8 +17,9 @@ use crate::timeline::GcSample;
 pub(crate) enum Runtime {
     /// One Node process: a V8 heap, `--trace-gc` log.
     Node,
-    /// A Node cluster: a primary and three workers, judged on their summed RSS (a GC log per
-    /// process does not sum into one heap_after_gc).
+    /// A Node cluster: a primary and three workers, each with its own GC log; heap_after_gc
+    /// is the sum of each worker's heap after its last major collection (as the gc_log source
+    /// sums them).
     NodeCluster,
     /// A JVM (G1): big heap expansions early, young-GC sawtooth, rare full collections.
     Jvm,
@@ -53,7 +54,10 @@ impl Runtime {
 
     /// True when the runtime writes a GC log the verdict is judged on (`heap_after_gc`).
     pub(crate) fn has_gc_log(self) -> bool {
-        matches!(self, Runtime::Node | Runtime::Jvm | Runtime::Go)
+        matches!(
+            self,
+            Runtime::Node | Runtime::NodeCluster | Runtime::Jvm | Runtime::Go
+        )
     }
 
     /// True for garbage-collected runtimes (their RSS carries a heap's capacity).
@@ -92,6 +96,9 @@ pub(crate) struct Reading {
     pub(crate) rss: u64,
     pub(crate) rss_anon: u64,
     pub(crate) gc: Vec<GcSample>,
+    /// The gc_log source's reading: the sum over processes of each one's heap after its last
+    /// major collection; None in a tick without a major collection.
+    pub(crate) heap_after_gc: Option<u64>,
     pub(crate) processes: u32,
 }
 
@@ -144,10 +151,12 @@ pub(crate) struct Model {
     page_sd: f64,
     /// True when the design has idle time after warm-up (V8 returns capacity then).
     idle_after_warmup: bool,
-    /// Seconds without a major collection after which leakhound forces one (a lone Node
-    /// process or a JVM; `gc_log.force_gc`), and when the last major one was.
+    /// Seconds without a major collection after which leakhound forces one (Node processes
+    /// or a JVM; `gc_log.force_gc`), and per heap when its last major one was and what it
+    /// left.
     force_every: Option<f64>,
-    last_major_s: f64,
+    last_major_s: Vec<f64>,
+    last_heap: Vec<Option<f64>>,
 }
 
 impl Model {
@@ -197,21 +206,24 @@ impl Model {
             Family::IdleFirst | Family::IdleMiddle | Family::IdleLast | Family::LeakHunt
         );
         Model {
-            fresh: heaps.clone(),
-            heaps,
             runtime,
             other_anon,
             file,
             page_sd: PAGE * log_uniform(rng, 1.0, 16.0),
             idle_after_warmup,
-            force_every: force_every.filter(|_| matches!(runtime, Runtime::Node | Runtime::Jvm)),
-            last_major_s: 0.0,
+            force_every: force_every
+                .filter(|_| matches!(runtime, Runtime::Node | Runtime::NodeCluster | Runtime::Jvm)),
+            last_major_s: vec![0.0; heaps_len(&heaps)],
+            last_heap: vec![None; heaps_len(&heaps)],
+            fresh: heaps.clone(),
+            heaps,
         }
     }
 
     /// The process restarted: every heap back to how it started.
     pub(crate) fn reset(&mut self, _rng: &mut SmallRng) {
         self.heaps = self.fresh.clone();
+        self.last_heap.fill(None);
     }
 
     /// One tick: `retained(f)` is the truth's retention at fraction f of it.
@@ -226,23 +238,26 @@ impl Model {
         let requests = (load.total - load.total_prev) as f64;
         let mut gc = Vec::new();
         let mut processes = 1;
+        let (every, last) = (self.force_every, &mut self.last_major_s);
+        let mut read_major = false;
         let anon = match &mut self.heaps {
             Heaps::V8(heaps) => {
                 let share = 1.0 / heaps.len() as f64;
-                // A cluster's workers each write their own log; none is read, none forced.
-                let lone = heaps.len() == 1;
                 processes += u32::from(heaps.len() > 1) * heaps.len() as u32;
                 let mut sum = self.other_anon;
-                for h in heaps.iter_mut() {
+                for (i, h) in heaps.iter_mut().enumerate() {
                     // Round-robin: each worker serves about its share, give or take a few.
                     let mine = requests * share * (1.0 + 0.02 * normal(rng));
                     let live0 = h.live0;
                     let live = move |f: f64| live0 + share * retained(f);
                     let s = step(load, mine.max(0.0), &live, &completed);
-                    sum += h.step(rng, &s, &mut gc);
-                    if lone && force_due(self.force_every, &mut self.last_major_s, load, &gc) {
-                        h.force(rng, &s, &mut gc);
+                    let mut own = Vec::new();
+                    sum += h.step(rng, &s, &mut own);
+                    if force_due(every, &mut last[i], load, &own) {
+                        h.force(rng, &s, &mut own);
                     }
+                    read_major |= remember(&mut self.last_heap[i], &own);
+                    gc.extend(own);
                 }
                 sum
             }
@@ -251,7 +266,7 @@ impl Model {
                 let live = move |f: f64| live0 + retained(f);
                 let s = step(load, requests, &live, &completed);
                 let anon = h.step(rng, &s, &mut gc);
-                if force_due(self.force_every, &mut self.last_major_s, load, &gc) {
+                if force_due(every, &mut last[0], load, &gc) {
                     h.force(rng, &s, &mut gc);
                 }
                 anon
@@ -267,12 +282,17 @@ impl Model {
                 h.step(rng, &step(load, requests, &live, &completed))
             }
         };
+        if !matches!(self.heaps, Heaps::V8(_)) {
+            read_major = remember(&mut self.last_heap[0], &gc);
+        }
         gc.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
         let rss_anon = pages(anon + self.page_sd * normal(rng));
+        let heap_after_gc = read_major.then(|| self.last_heap.iter().flatten().sum::<f64>() as u64);
         Reading {
             rss: rss_anon + pages(self.file + PAGE * normal(rng)),
             rss_anon,
             gc,
+            heap_after_gc,
             processes,
         }
     }
@@ -294,7 +314,8 @@ impl Model {
     /// `warm_s` is how long the warm-up lasts (moves within it are not judged).
     pub(crate) fn noise(&self, warm_s: f64) -> f64 {
         match (&self.fresh, self.signal()) {
-            (Heaps::V8(h), Signal::HeapAfterGc) => h[0].heap_noise(),
+            // A cluster's workers scatter independently: their scatter adds up.
+            (Heaps::V8(h), Signal::HeapAfterGc) => h.iter().map(|v| v.heap_noise()).sum(),
             (Heaps::Jvm(h), Signal::HeapAfterGc) => h.heap_noise(),
             (Heaps::Go(h), Signal::HeapAfterGc) => h.heap_noise(),
             // A cluster's heaps move independently: their moves add up.
@@ -327,6 +348,23 @@ fn step<'a>(
         live,
         completed,
     }
+}
+
+/// How many heaps (processes with a collector) a model has.
+fn heaps_len(heaps: &Heaps) -> usize {
+    match heaps {
+        Heaps::V8(h) => h.len(),
+        _ => 1,
+    }
+}
+
+/// Keeps the heap after the last major collection among `gc` in `last`; true if there was one.
+fn remember(last: &mut Option<f64>, gc: &[GcSample]) -> bool {
+    let major = gc.iter().rev().find(|g| g.major);
+    if let Some(g) = major {
+        *last = Some(g.heap_after as f64);
+    }
+    major.is_some()
 }
 
 /// True when a forced collection is due at the end of this tick (none for `every` seconds),
