@@ -7,7 +7,7 @@
 # The third run adds leakhound's node preload forcing a full collection after 1 s without one
 # (what `force_gc: auto` does in a run of 30 s or less).
 #
-#   scripts/gc-log-cost.sh                 # RATE=2000 DURATION=20s, release build
+#   scripts/gc-log-cost.sh                 # RATE=2000 DURATION=20s FORCE_MS=1000, release build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE="${RATE:-2000}" DURATION="${DURATION:-20s}"
@@ -57,4 +57,4 @@ EOF
 run plain "" "" ""
 run traced --trace-gc-nvp ", {gc_log: {file: $work/traced.log}}" ""
 run forced "--trace-gc-nvp --require $PWD/src/memory/gc_log/preload.js" \
-  ", {gc_log: {file: $work/forced.log, force_gc: off}}" 1000
+  ", {gc_log: {file: $work/forced.log, force_gc: off}}" "${FORCE_MS:-1000}"
