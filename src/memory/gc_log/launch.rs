@@ -185,10 +185,11 @@ fn node(
         for key in ["LEAKHOUND_GC_TRACE", "LEAKHOUND_FORCE_GC_MS"] {
             env.remove(key);
         }
+        done.retain(|d| !d.contains("preload"));
         let warning = "leakhound's node preload could not be written to the run folder, or its \
                        path holds a quote or a backslash NODE_OPTIONS cannot carry: no GC trace \
                        under a launcher, no forced collections";
-        return (vec![], Some(warning.to_string()));
+        return (done, Some(warning.to_string()));
     };
     // NODE_OPTIONS takes a quoted path; the user's own options stay first.
     let require = format!("--require \"{path}\"");

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::super::error::KeyPath;
 use super::super::plan::{MemoryPlan, SourcePlan, TargetProcess};
-use super::super::schema::{self, InspectorOptions, SourceEntry, Text, Whole};
+use super::super::schema::{self, InspectorOptions, SourceEntry, Text};
 use super::super::source::Source;
+use super::inspector::inspector;
 use super::Result;
-use crate::memory::heap::SNAPSHOT_POINTS;
-use crate::memory::inspector::{default_gc_every, launch_mode};
+use crate::memory::inspector::launch_mode;
 use crate::memory::prometheus::Selector;
 use crate::memory::{metrics_of, METRICS};
 
@@ -26,8 +26,6 @@ pub const SOURCES: &[&str] = &[
 ];
 /// Memory sources that are planned but not built yet.
 const LATER_SOURCES: &[&str] = &[];
-/// Most samples between forced GCs a scenario may ask for.
-const MAX_GC_EVERY: u64 = 10_000;
 
 pub(super) fn memory(
     m: Option<&schema::Memory>,
@@ -308,80 +306,6 @@ fn source(
         SourceEntry::Inspector(o) => inspector(o, interval, src, &here.key("inspector")),
         SourceEntry::GcLog(o) => super::gc_log::options(o, src, &here.key("gc_log"), base_dir),
     }
-}
-
-/// `- inspector: {connect, gc_every, snapshots}`; `at` is the options' own path.
-fn inspector(
-    o: &InspectorOptions,
-    interval: Duration,
-    src: &Source,
-    at: &KeyPath,
-) -> Result<SourcePlan> {
-    let connect = match &o.connect {
-        None => None,
-        Some(Text(c)) => {
-            let c = c.trim();
-            let hostport = c.strip_prefix("ws://").map_or(Some(c), |rest| {
-                rest.split('/').next().filter(|h| !h.is_empty())
-            });
-            let ok = hostport
-                .and_then(|h| h.rsplit_once(':'))
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !ok {
-                return Err(src.value_error(
-                    &at.key("connect"),
-                    format!(
-                        "`{c}` is not an inspector address; write HOST:PORT (e.g. \
-                         127.0.0.1:9229) or the ws://HOST:PORT/ID URL node prints"
-                    ),
-                ));
-            }
-            Some(c.to_string())
-        }
-    };
-    let gc_every = match o.gc_every {
-        None => default_gc_every(interval),
-        Some(Whole(n)) if n <= MAX_GC_EVERY => n as u32,
-        Some(Whole(n)) => {
-            return Err(src.value_error(
-                &at.key("gc_every"),
-                format!(
-                    "`{n}` is too large; force a GC every 1 to {MAX_GC_EVERY} samples, or 0 \
-                     for never"
-                ),
-            ))
-        }
-    };
-    let mut snapshots: Vec<String> = Vec::new();
-    match &o.snapshots {
-        None => snapshots.extend(SNAPSHOT_POINTS.iter().map(|s| s.to_string())),
-        Some(list) => {
-            for (i, Text(name)) in list.iter().enumerate() {
-                let label = name.trim().replace('_', "-");
-                if !SNAPSHOT_POINTS.contains(&label.as_str()) {
-                    return Err(src.value_error(
-                        &at.key("snapshots").index(i),
-                        format!(
-                            "unknown snapshot point `{name}`; use after_warmup, mid, end (or \
-                             `snapshots: []` for none)"
-                        ),
-                    ));
-                }
-                if snapshots.contains(&label) {
-                    return Err(src.value_error(
-                        &at.key("snapshots").index(i),
-                        format!("`{name}` is listed twice"),
-                    ));
-                }
-                snapshots.push(label);
-            }
-        }
-    }
-    Ok(SourcePlan::Inspector {
-        connect,
-        gc_every,
-        snapshots,
-    })
 }
 
 /// An http(s) URL with a host, as text.

@@ -24,6 +24,7 @@ const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
 mod gc_log;
+mod inspector;
 mod memory;
 mod profile;
 mod requests;
