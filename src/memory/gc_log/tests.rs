@@ -318,12 +318,7 @@ fn the_preload_traces_and_forces_full_collections_in_a_real_node() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parser = GcParser::new(Some(GcRuntime::Node));
-    let majors = text
-        .lines()
-        .filter_map(|l| parser.line(l))
-        .filter(|g| g.major)
-        .count();
+    let majors = majors_in(&text, GcRuntime::Node);
     assert!(
         (3..=7).contains(&majors),
         "{majors} full collections in 1.2 s at one per 200 ms:\n{text}"
@@ -439,15 +434,19 @@ fn a_full_collection_is_forced_in_a_real_jvm_through_its_attach_socket() {
     assert_eq!(done, 2, "two collections forced within 20 s");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let text = std::fs::read_to_string(dir.path().join("gc.log")).expect("log read");
-    let mut parser = GcParser::new(Some(GcRuntime::Jvm));
-    let majors = text
-        .lines()
-        .filter_map(|l| parser.line(l))
-        .filter(|g| g.major)
-        .count();
+    let majors = majors_in(&text, GcRuntime::Jvm);
     assert_eq!(majors, 2, "{text}");
     assert!(
         !dir.path().join(format!(".attach_pid{child_pid}")).exists(),
         "attach file removed"
     );
+}
+
+/// Major collections the `runtime` lines of `text` report.
+fn majors_in(text: &str, runtime: GcRuntime) -> usize {
+    let mut parser = GcParser::new(Some(runtime));
+    text.lines()
+        .filter_map(|l| parser.line(l))
+        .filter(|g| g.major)
+        .count()
 }
