@@ -565,13 +565,11 @@ fn judged_from_s(timeline: &Timeline, warmup_end: f64) -> (f64, Option<f64>) {
     }
 }
 
-/// Seconds at which the planned warm-up ends: the end of the first phase when there are
-/// several, else 20% into the run. A warm-up that lasts longer is the model's knee.
+/// Seconds at which the planned warm-up ends ([`LoadPlan::warmup_s`] of the run's length). A
+/// warm-up that lasts longer is the model's knee.
+///
+/// [`LoadPlan::warmup_s`]: crate::scenario::plan::LoadPlan::warmup_s
 pub(crate) fn warmup_end_s(plan: &Plan, timeline: &Timeline) -> f64 {
-    if plan.load.phases.len() > 1 {
-        plan.load.phases[0].duration.as_secs_f64()
-    } else {
-        let end = timeline.ticks.last().map_or(0.0, |t| t.t_s);
-        end * 0.2
-    }
+    let end = timeline.ticks.last().map_or(0.0, |t| t.t_s);
+    plan.load.warmup_s(end)
 }

@@ -211,6 +211,22 @@ pub struct LoadPlan {
     pub phases: Vec<PhasePlan>,
 }
 
+impl LoadPlan {
+    /// Seconds of a run lasting `run_s` that are warm-up, which the verdict does not judge:
+    /// the first phase when there are several, else the first 20%.
+    pub fn warmup_s(&self, run_s: f64) -> f64 {
+        match self.phases.as_slice() {
+            [first, _, ..] => first.duration.as_secs_f64(),
+            _ => run_s * 0.2,
+        }
+    }
+
+    /// The planned length of all phases.
+    pub fn length(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PhasePlan {
     pub name: String,

@@ -129,7 +129,7 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         &mut rng,
         runtime,
         &design,
-        force_every(seed, &design).filter(|_| !opts.no_force),
+        force_every(seed, &plan).filter(|_| !opts.no_force),
     );
     let mut timeline = design.timeline_skeleton(&plan);
     let mut since = truth::Since::default();
@@ -168,12 +168,12 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
     }
 }
 
-/// leakhound's `force_gc: auto` (1/30 of the run, 1 s to 30 s) in four series of five; the
+/// leakhound's `force_gc: auto` (the scenario's own rule) in four series of five; the
 /// fifth keeps only the runtime's own collections (`force_gc: off`, a target that cannot be
 /// reached). Drawn from the seed, not the generator, so the unforced series are the same
 /// series as before forcing existed.
-fn force_every(seed: u64, design: &design::Design) -> Option<f64> {
-    (seed % 5 != 0).then(|| (design.total_s() / 30.0).clamp(1.0, 30.0))
+fn force_every(seed: u64, plan: &Plan) -> Option<f64> {
+    (seed % 5 != 0).then(|| crate::scenario::resolve::auto_force_every(&plan.load).as_secs_f64())
 }
 
 fn draw_kind(rng: &mut SmallRng) -> Kind {

@@ -9,16 +9,17 @@
 //!
 //! `force_gc` (`auto`, `off` or a duration): a runtime collects its whole heap only when it
 //! must, and a short run on a small heap may see none, leaving nothing but RSS to judge.
-//! `auto` forces a full collection when there was none for 1/30 of the run (1 s to 30 s), so
-//! a run has about 30 post-GC readings; a long run whose runtime collects on its own gets none
-//! forced. `auto` forces nothing when another metric is judged: forced collections shrink the
+//! `auto` forces a full collection when there was none for 1/30 of the judged part of the run
+//! (after warm-up; 250 ms to 30 s), so a run has about 30 post-GC readings to judge, well above
+//! the 10 the verdict needs even when a busy machine delays some; a long run whose runtime
+//! collects on its own gets none forced. `auto` forces nothing when another metric is judged: forced collections shrink the
 //! heap's capacity, and with it the RSS a scenario may have chosen to judge.
 
 use std::path::Path;
 use std::time::Duration;
 
 use super::super::error::KeyPath;
-use super::super::plan::{GcRuntime, MemoryPlan, SourcePlan, TargetProcess};
+use super::super::plan::{GcRuntime, LoadPlan, MemoryPlan, SourcePlan, TargetProcess};
 use super::super::schema::{GcLogOptions, Text};
 use super::super::source::Source;
 use super::target::relative_to;
@@ -26,12 +27,12 @@ use super::Result;
 use crate::memory::gc_log::launch::default_runtime;
 use crate::units::parse_duration;
 
-/// Post-GC readings `force_gc: auto` aims for over the run.
+/// Post-GC readings `force_gc: auto` aims for over the judged part of the run.
 const AUTO_READINGS: u32 = 30;
-/// The range of `auto`'s time between forced collections: a full collection every second
-/// costs a small heap a few milliseconds; a big heap's own collections come more often than
-/// every 30 s under load.
-const AUTO_MIN: Duration = Duration::from_secs(1);
+/// The range of `auto`'s time between forced collections: a full collection costs a small
+/// heap a few milliseconds, so four a second only in a run of a few seconds; a big heap's own
+/// collections come more often than every 30 s under load.
+const AUTO_MIN: Duration = Duration::from_millis(250);
 const AUTO_MAX: Duration = Duration::from_secs(30);
 /// The range a scenario may give.
 const FORCE_MIN: Duration = Duration::from_millis(200);
@@ -40,10 +41,12 @@ const FORCE_MAX: Duration = Duration::from_secs(3600);
 /// `force_gc: auto` until the judged metric is known ([`settle_auto`]).
 const AUTO: Option<u64> = Some(u64::MAX);
 
-/// `force_gc: auto` for a run of `run_length`.
-fn auto_force(run_length: Duration) -> Option<u64> {
-    let every = (run_length / AUTO_READINGS).clamp(AUTO_MIN, AUTO_MAX);
-    Some(every.as_millis() as u64)
+/// `force_gc: auto`'s time between forced collections for a run of `load`: 1/30 of the part
+/// the verdict judges (after warm-up), from 250 ms to 30 s.
+pub fn auto_force_every(load: &LoadPlan) -> Duration {
+    let length = load.length().as_secs_f64();
+    let judged = Duration::from_secs_f64(length - load.warmup_s(length));
+    (judged / AUTO_READINGS).clamp(AUTO_MIN, AUTO_MAX)
 }
 
 /// `- gc_log` with every option at its default.
@@ -55,15 +58,14 @@ pub(super) fn bare() -> SourcePlan {
     }
 }
 
-/// `force_gc: auto` made concrete once the judged `metric` is known: forced collections when
-/// `heap_after_gc` is judged, none otherwise.
-pub(super) fn settle_auto(sources: &mut [SourcePlan], metric: &str, run_length: Duration) {
+/// `force_gc: auto` made concrete once the judged `metric` is known: forced collections every
+/// `every` when `heap_after_gc` is judged, none otherwise.
+pub(super) fn settle_auto(sources: &mut [SourcePlan], metric: &str, every: Duration) {
     for s in sources {
         if let SourcePlan::GcLog { force_every_ms, .. } = s {
             if *force_every_ms == AUTO {
-                *force_every_ms = (metric == crate::memory::gc_log::METRIC)
-                    .then(|| auto_force(run_length))
-                    .flatten();
+                *force_every_ms =
+                    (metric == crate::memory::gc_log::METRIC).then(|| every.as_millis() as u64);
             }
         }
     }
@@ -171,6 +173,7 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
+    use crate::scenario::plan::{LoadPlan, Model, PhasePlan};
     use crate::scenario::{parse, GcRuntime, Overrides, Plan, SourcePlan};
 
     fn plan(target: &str, memory: &str) -> std::result::Result<Plan, String> {
@@ -182,11 +185,12 @@ mod tests {
     }
 
     const NODE: &str = "  command: [node, app.js]\n";
-    /// The scenario's one phase is 10 s long: `auto` forces a collection every second.
+    /// The scenario's one phase is 10 s long, 8 s of it judged: `auto` forces a collection every
+    /// 8 s / 30.
     const BARE: SourcePlan = SourcePlan::GcLog {
         file: None,
         runtime: None,
-        force_every_ms: Some(1000),
+        force_every_ms: Some(266),
     };
 
     #[test]
@@ -242,7 +246,7 @@ mod tests {
             SourcePlan::GcLog {
                 file: Some(PathBuf::from("/base/logs/gc.log")),
                 runtime: Some(GcRuntime::Jvm),
-                force_every_ms: Some(1000),
+                force_every_ms: Some(266),
             }
         );
         assert_eq!(m.metric, "heap_after_gc");
@@ -260,7 +264,7 @@ mod tests {
         };
         assert_eq!(forced("force_gc: 5s"), Some(5000));
         assert_eq!(forced("force_gc: off"), None);
-        assert_eq!(forced("force_gc: auto"), Some(1000));
+        assert_eq!(forced("force_gc: auto"), Some(266));
         // auto forces nothing when RSS is judged: forced collections shrink it.
         let m = plan(NODE, "memory: {metric: rss_anon}\n").unwrap().memory;
         assert!(matches!(
@@ -270,9 +274,29 @@ mod tests {
                 ..
             }
         ));
-        // auto: 1/30 of the run, from 1 s to 30 s.
-        assert_eq!(super::auto_force(Duration::from_secs(600)), Some(20_000));
-        assert_eq!(super::auto_force(Duration::from_secs(7200)), Some(30_000));
+        // auto: 1/30 of the run after warm-up (the first of several phases, else 20%), from
+        // 250 ms to 30 s.
+        let every = |phases: &[u64]| {
+            let phases = phases.iter().map(|&s| PhasePlan {
+                name: "p".into(),
+                duration: Duration::from_secs(s),
+                rate: 10.0,
+                ramp_to: None,
+                concurrency: 0,
+                mix: None,
+            });
+            super::auto_force_every(&LoadPlan {
+                model: Model::Open,
+                timeout: Duration::from_secs(1),
+                max_in_flight: 1,
+                phases: phases.collect(),
+            })
+            .as_millis()
+        };
+        assert_eq!(every(&[4, 12]), 400);
+        assert_eq!(every(&[3]), 250);
+        assert_eq!(every(&[750]), 20_000);
+        assert_eq!(every(&[60, 3600, 3600]), 30_000);
         let cases = [
             (
                 "  pid: 4242\n",

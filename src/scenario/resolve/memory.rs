@@ -32,7 +32,7 @@ pub(super) fn memory(
     src: &Source,
     at: &KeyPath,
     process: &TargetProcess,
-    (base_dir, run_length): (&Path, Duration),
+    (base_dir, force_every): (&Path, Duration),
 ) -> Result<MemoryPlan> {
     let interval = match m.and_then(|m| m.interval.as_ref()) {
         None => Duration::from_secs(1),
@@ -138,7 +138,7 @@ pub(super) fn memory(
             ));
         }
     };
-    super::gc_log::settle_auto(&mut sources, &metric, run_length);
+    super::gc_log::settle_auto(&mut sources, &metric, force_every);
     Ok(MemoryPlan {
         interval,
         metric,

@@ -24,6 +24,7 @@ const MAX_CONCURRENCY: u64 = 10_000;
 const MAX_IN_FLIGHT: u64 = 1_000_000;
 
 mod gc_log;
+pub use gc_log::auto_force_every;
 mod inspector;
 mod memory;
 mod profile;
@@ -38,13 +39,13 @@ pub(crate) fn resolve(s: Scenario, src: &Source, base_dir: &Path) -> Result<Plan
     let target = target::target(&s.target, src, &root.key("target"), base_dir)?;
     let requests = requests::requests(&s.requests, src, &root.key("requests"))?;
     let load = load(&s.load, &requests, src, &root.key("load"))?;
-    let run_length = load.phases.iter().map(|p| p.duration).sum();
+    let force_every = gc_log::auto_force_every(&load);
     let memory = memory::memory(
         s.memory.as_ref(),
         src,
         &root.key("memory"),
         &target.process,
-        (base_dir, run_length),
+        (base_dir, force_every),
     )?;
     memory::check_target(&memory, &target.process, src, &root.key("memory"))?;
     gc_log::check_target(&memory, &target.process, src, &root.key("memory"))?;
