@@ -65,7 +65,7 @@ pub(super) fn settle_auto(sources: &mut [SourcePlan], metric: &str, every: Durat
         if let SourcePlan::GcLog { force_every_ms, .. } = s {
             if *force_every_ms == AUTO {
                 *force_every_ms =
-                    (metric == crate::memory::gc_log::METRIC).then(|| every.as_millis() as u64);
+                    (metric == crate::memory::gc_log::METRIC).then_some(every.as_millis() as u64);
             }
         }
     }
