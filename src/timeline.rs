@@ -330,6 +330,20 @@ pub struct GcSample {
     pub heap_before: Option<u64>,
     /// Stop-the-world pause, milliseconds.
     pub pause_ms: f64,
+    /// Memory the program's objects hold outside the heap, when leakhound reads it: Node's
+    /// ArrayBuffer backing stores (Buffers), read by leakhound's preload right after each full
+    /// collection it forces; V8's own collections in between carry the last reading. A major
+    /// collection's judged figure is `heap_after` plus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<u64>,
+}
+
+impl GcSample {
+    /// What survived the collection: the heap after it, plus the memory its objects hold
+    /// outside the heap when that was read.
+    pub fn retained(&self) -> u64 {
+        self.heap_after + self.external.unwrap_or(0)
+    }
 }
 
 /// leakhound's own CPU and memory at one instant.

@@ -89,22 +89,26 @@ pub fn select(plan: &Plan, timeline: &Timeline, from_s: f64) -> Series {
     s
 }
 
-/// Heap after each major collection at or after `from_s`.
+/// What survived each major collection at or after `from_s`. When some collections carry what
+/// the program holds outside the heap (Node's Buffers, read by leakhound's preload), only
+/// those are judged: a heap-only figure from before the first reading would read as a rise
+/// by every Buffer the program holds.
 fn collections(timeline: &Timeline, from_s: f64, busy: &dyn Fn(usize) -> bool) -> Vec<Point> {
-    timeline
-        .ticks
-        .iter()
-        .flat_map(|tick| {
-            tick.gc
-                .iter()
-                .filter(|g| g.major && g.t_s >= from_s)
-                .map(move |g| Point {
-                    t: g.t_s,
-                    r: g.requests as f64,
-                    ep: tick.endpoints.iter().map(|e| e.completed as f64).collect(),
-                    m: g.heap_after as f64,
-                    busy: busy(tick.phase),
-                })
+    let majors = || {
+        timeline
+            .ticks
+            .iter()
+            .flat_map(|tick| tick.gc.iter().filter(|g| g.major).map(move |g| (tick, g)))
+    };
+    let external = majors().any(|(_, g)| g.external.is_some());
+    majors()
+        .filter(|(_, g)| g.t_s >= from_s && (!external || g.external.is_some()))
+        .map(|(tick, g)| Point {
+            t: g.t_s,
+            r: g.requests as f64,
+            ep: tick.endpoints.iter().map(|e| e.completed as f64).collect(),
+            m: g.retained() as f64,
+            busy: busy(tick.phase),
         })
         .collect()
 }

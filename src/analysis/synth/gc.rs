@@ -21,16 +21,27 @@ fn sample(s: &Step, f: f64, major: bool, after: f64, before: f64, pause_ms: f64)
         heap_after: after.max(0.0) as u64,
         heap_before: Some(before.max(after).max(0.0) as u64),
         pause_ms,
+        external: None,
     }
 }
 
 /// One V8 heap: a scavenged young generation, an old space collected by mark-compact, and a
 /// committed capacity that grows in steps under allocation pressure and is handed back by the
-/// memory reducer when the process idles.
+/// memory reducer when the process idles. A share of what the program retains may be held in
+/// Buffers, outside the heap: V8's own trace does not count it; leakhound's preload reads it
+/// after each collection it forces (`GcSample::external`).
 #[derive(Debug, Clone)]
 pub(crate) struct V8 {
     base_anon: f64,
     pub(crate) live0: f64,
+    /// Share of the retained bytes held in Buffers.
+    off_heap: f64,
+    /// Buffers the process holds at rest, and their scatter at a forced collection (requests
+    /// in flight hold some).
+    buffers0: f64,
+    buffers_sd: f64,
+    /// What the preload last read of them: V8's own collections carry it.
+    last_buffers: Option<u64>,
     young: f64,
     young_used: f64,
     alloc: f64,
@@ -56,8 +67,9 @@ pub(crate) struct V8 {
 }
 
 impl V8 {
-    /// A heap for `nominal` requests per second; `scale` shrinks a cluster worker's.
-    pub(crate) fn draw(rng: &mut SmallRng, nominal: f64, scale: f64) -> V8 {
+    /// A heap for `nominal` requests per second; `scale` shrinks a cluster worker's;
+    /// `off_heap` of what the program retains is held in Buffers.
+    pub(crate) fn draw(rng: &mut SmallRng, nominal: f64, scale: f64, off_heap: f64) -> V8 {
         let young = log_uniform(rng, 1.0, 16.0) * MIB;
         let alloc = log_uniform(rng, 4.0, 64.0) * KIB;
         let promote = rng.random_range(0.01..0.06);
@@ -71,6 +83,10 @@ impl V8 {
         V8 {
             base_anon: log_uniform(rng, 8.0, 200.0) * MIB * scale,
             live0,
+            off_heap,
+            buffers0: 0.0,
+            buffers_sd: 0.0,
+            last_buffers: None,
             young,
             young_used: rng.random_range(0.0..young),
             alloc,
@@ -101,7 +117,14 @@ impl V8 {
         } else {
             0.0
         };
-        self.heap_sd.max(frag)
+        self.heap_sd.max(frag).max(self.buffers_sd)
+    }
+
+    /// Draws the Buffers held at rest, from their own stream so that every other draw of the
+    /// series is what it was before Buffers were modelled.
+    pub(crate) fn draw_buffers(&mut self, rng: &mut SmallRng) {
+        self.buffers0 = log_uniform(rng, 64.0, 4096.0) * KIB;
+        self.buffers_sd = log_uniform(rng, 4.0, 64.0) * KIB;
     }
 
     /// One capacity step of RSS.
@@ -122,16 +145,19 @@ impl V8 {
         headroom + compaction.max(reducer)
     }
 
-    fn major(&mut self, rng: &mut SmallRng, s: &Step, f: f64, gc: &mut Vec<GcSample>) {
+    /// A major collection at fraction `f` of the tick; `buffers` when leakhound forced it and
+    /// its preload read the Buffers that survived.
+    fn major(&mut self, rng: &mut SmallRng, s: &Step, f: f64, gc: &mut Vec<GcSample>) -> usize {
         let live = (s.live)(f);
-        let before = live + self.old_garbage + self.frag;
+        let in_buffers = self.off_heap * (live - self.live0);
+        let before = live - in_buffers + self.old_garbage + self.frag;
         if self.busy_s >= self.next_compact && self.compact_every.is_finite() {
             // A compacting collection: fragmentation goes, and so does some capacity.
             self.frag = 0.0;
             self.capacity -= rng.random_range(1.0..4.0) * MIB;
             self.next_compact = self.busy_s + self.compact_every * rng.random_range(0.5..1.5);
         }
-        let after = live + self.frag + self.heap_sd * normal(rng).abs();
+        let after = live - in_buffers + self.frag + self.heap_sd * normal(rng).abs();
         gc.push(sample(
             s,
             f,
@@ -141,11 +167,19 @@ impl V8 {
             rng.random_range(2.0..30.0),
         ));
         self.old_garbage = 0.0;
+        let i = gc.len() - 1;
+        gc[i].external = self.last_buffers;
+        i
     }
 
-    /// A full collection leakhound forced at the end of the tick (`gc_log.force_gc`).
+    /// A full collection leakhound forced at the end of the tick (`gc_log.force_gc`), with
+    /// the Buffers its preload reads right after.
     pub(crate) fn force(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) {
-        self.major(rng, s, 1.0, gc);
+        let i = self.major(rng, s, 1.0, gc);
+        let in_buffers = self.off_heap * ((s.live)(1.0) - self.live0);
+        let held = self.buffers0 + in_buffers + self.buffers_sd * normal(rng).abs();
+        self.last_buffers = Some(held.max(0.0) as u64);
+        gc[i].external = self.last_buffers;
     }
 
     pub(crate) fn step(&mut self, rng: &mut SmallRng, s: &Step, gc: &mut Vec<GcSample>) -> f64 {
@@ -401,6 +435,7 @@ impl Go {
             heap_after: trunc(after) as u64,
             heap_before: Some(trunc(self.heap) as u64),
             pause_ms: rng.random_range(0.05..1.0),
+            external: None,
         });
         self.heap = after;
         self.goal = (after * (1.0 + self.gogc)).max(GO_MIN_GOAL);

@@ -194,6 +194,10 @@ pub(crate) fn label(
         }
         k => k.verdict(),
     };
+    // The verdict is the truth's; whether the series can show it is up to what the judged
+    // signal sees of the retained bytes.
+    f.retained *= model.judged_share();
+    f.fill_retained *= model.judged_share();
     Label {
         expected,
         decidable: decidable(expected, &f),

@@ -105,6 +105,9 @@ pub(crate) struct Series {
     pub(crate) yaml: String,
     /// When the target restarted, if it did.
     pub(crate) restart_s: Option<f64>,
+    /// The share of the retained bytes the judged signal sees (Buffers outside V8's heap are
+    /// seen only through the collections leakhound forces).
+    pub(crate) judged_share: f64,
 }
 
 /// The series of `seed`, everything drawn.
@@ -125,8 +128,11 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         .then(|| design.total_s() * rng.random_range(0.3..0.8));
     let plan = design.plan(runtime.has_gc_log());
     let loads = design.schedule(&mut rng, &plan);
+    // A stream of its own for what the model gained later, so other draws stay as they were.
+    let mut side = SmallRng::seed_from_u64(seed ^ 0x5EED_B0FF_E125);
     let mut model = runtime::Model::draw(
         &mut rng,
+        &mut side,
         runtime,
         &design,
         force_every(seed, &plan).filter(|_| !opts.no_force),
@@ -165,6 +171,7 @@ pub(crate) fn generate_with(seed: u64, opts: &Options) -> Series {
         label,
         yaml: design.yaml(runtime.has_gc_log()),
         restart_s,
+        judged_share: model.judged_share(),
     }
 }
 

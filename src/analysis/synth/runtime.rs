@@ -13,6 +13,10 @@ use super::malloc::Malloc;
 use super::{log_uniform, normal, Kind, MIB, PAGE};
 use crate::timeline::GcSample;
 
+/// Share of Node series whose program holds part of what it retains in Buffers, outside V8's
+/// heap (seen: a timer or an upload store keeping Buffers).
+const OFF_HEAP_SERIES: f64 = 0.25;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Runtime {
     /// One Node process: a V8 heap, `--trace-gc` log.
@@ -157,26 +161,42 @@ pub(crate) struct Model {
     force_every: Option<f64>,
     last_major_s: Vec<f64>,
     last_heap: Vec<Option<f64>>,
+    /// Per heap: its forced collections came with their Buffers, so only those now count (as
+    /// the gc_log source reads a Node preload's lines).
+    buffered: Vec<bool>,
+    /// Share of the retained bytes a V8 program holds in Buffers, outside the heap.
+    off_heap: f64,
 }
 
 impl Model {
-    /// `force_every`: the run's `force_gc` in seconds, None for off.
+    /// `force_every`: the run's `force_gc` in seconds, None for off. `side` draws what was
+    /// added to the model later (Buffers), so the rest of each series stays as it was.
     pub(crate) fn draw(
         rng: &mut SmallRng,
+        side: &mut SmallRng,
         runtime: Runtime,
         design: &Design,
         force_every: Option<f64>,
     ) -> Model {
         // Requests per second while busy, about: what the heaps are sized for.
         let nominal = design.expected_requests() / design.total_s().max(1.0);
-        let (heaps, other_anon, file) = match runtime {
+        let off_heap = if side.random_bool(OFF_HEAP_SERIES) {
+            side.random_range(0.3..1.0)
+        } else {
+            0.0
+        };
+        let (mut heaps, other_anon, file) = match runtime {
             Runtime::Node => (
-                Heaps::V8(vec![V8::draw(rng, nominal, 1.0)]),
+                Heaps::V8(vec![V8::draw(rng, nominal, 1.0, off_heap)]),
                 0.0,
                 log_uniform(rng, 30.0 * MIB, 45.0 * MIB),
             ),
             Runtime::NodeCluster => (
-                Heaps::V8((0..3).map(|_| V8::draw(rng, nominal / 3.0, 0.6)).collect()),
+                Heaps::V8(
+                    (0..3)
+                        .map(|_| V8::draw(rng, nominal / 3.0, 0.6, off_heap))
+                        .collect(),
+                ),
                 log_uniform(rng, 25.0 * MIB, 40.0 * MIB),
                 4.0 * log_uniform(rng, 30.0 * MIB, 45.0 * MIB),
             ),
@@ -201,6 +221,9 @@ impl Model {
                 log_uniform(rng, 1.0 * MIB, 8.0 * MIB),
             ),
         };
+        if let Heaps::V8(v8) = &mut heaps {
+            v8.iter_mut().for_each(|h| h.draw_buffers(side));
+        }
         let idle_after_warmup = matches!(
             design.family,
             Family::IdleFirst | Family::IdleMiddle | Family::IdleLast | Family::LeakHunt
@@ -215,6 +238,12 @@ impl Model {
                 .filter(|_| matches!(runtime, Runtime::Node | Runtime::NodeCluster | Runtime::Jvm)),
             last_major_s: vec![0.0; heaps_len(&heaps)],
             last_heap: vec![None; heaps_len(&heaps)],
+            buffered: vec![false; heaps_len(&heaps)],
+            off_heap: if matches!(heaps, Heaps::V8(_)) {
+                off_heap
+            } else {
+                0.0
+            },
             fresh: heaps.clone(),
             heaps,
         }
@@ -224,6 +253,17 @@ impl Model {
     pub(crate) fn reset(&mut self, _rng: &mut SmallRng) {
         self.heaps = self.fresh.clone();
         self.last_heap.fill(None);
+        self.buffered.fill(false);
+    }
+
+    /// The share of the retained bytes the judged signal sees: a Node program's Buffers are
+    /// outside V8's heap, and only collections leakhound forces say what they hold.
+    pub(crate) fn judged_share(&self) -> f64 {
+        if self.signal() == Signal::HeapAfterGc && self.force_every.is_none() {
+            1.0 - self.off_heap
+        } else {
+            1.0
+        }
     }
 
     /// One tick: `retained(f)` is the truth's retention at fraction f of it.
@@ -253,10 +293,12 @@ impl Model {
                     let s = step(load, mine.max(0.0), &live, &completed);
                     let mut own = Vec::new();
                     sum += h.step(rng, &s, &mut own);
-                    if force_due(every, &mut last[i], load, &own) {
+                    // The preload forces on its own clock, whatever V8 ran: only its
+                    // collections say what Buffers hold.
+                    if force_due(every, &mut last[i], load, &[]) {
                         h.force(rng, &s, &mut own);
                     }
-                    read_major |= remember(&mut self.last_heap[i], &own);
+                    read_major |= remember(&mut self.last_heap[i], &mut self.buffered[i], &own);
                     gc.extend(own);
                 }
                 sum
@@ -283,7 +325,7 @@ impl Model {
             }
         };
         if !matches!(self.heaps, Heaps::V8(_)) {
-            read_major = remember(&mut self.last_heap[0], &gc);
+            read_major = remember(&mut self.last_heap[0], &mut self.buffered[0], &gc);
         }
         gc.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
         let rss_anon = pages(anon + self.page_sd * normal(rng));
@@ -358,11 +400,16 @@ fn heaps_len(heaps: &Heaps) -> usize {
     }
 }
 
-/// Keeps the heap after the last major collection among `gc` in `last`; true if there was one.
-fn remember(last: &mut Option<f64>, gc: &[GcSample]) -> bool {
-    let major = gc.iter().rev().find(|g| g.major);
+/// Keeps what survived the last major collection among `gc` in `last`; true if there was one.
+/// Once a collection came with its Buffers (`buffered`), only such collections count.
+fn remember(last: &mut Option<f64>, buffered: &mut bool, gc: &[GcSample]) -> bool {
+    *buffered |= gc.iter().any(|g| g.external.is_some());
+    let major = gc
+        .iter()
+        .rev()
+        .find(|g| g.major && (!*buffered || g.external.is_some()));
     if let Some(g) = major {
-        *last = Some(g.heap_after as f64);
+        *last = Some(g.retained() as f64);
     }
     major.is_some()
 }

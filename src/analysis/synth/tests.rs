@@ -22,19 +22,18 @@ fn fixed(truth: TruthKind, runtime: Runtime) -> Options {
     }
 }
 
+/// The major collections the verdict reads: once some say what Buffers hold, only those.
 fn majors(s: &Series) -> Vec<GcSample> {
-    s.timeline
-        .ticks
-        .iter()
-        .flat_map(|t| t.gc.iter().copied())
-        .filter(|g| g.major)
+    let all = s.timeline.ticks.iter().flat_map(|t| t.gc.iter().copied());
+    let buffered = all.clone().any(|g| g.external.is_some());
+    all.filter(|g| g.major && (!buffered || g.external.is_some()))
         .collect()
 }
 
-/// The lowest heap_after of a few collections: the floor under the floating garbage.
+/// The lowest of what a few collections left: the floor under the floating garbage.
 fn floor_of<'a>(g: impl Iterator<Item = &'a GcSample>) -> f64 {
     g.take(3)
-        .map(|g| g.heap_after as f64)
+        .map(|g| g.retained() as f64)
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -69,7 +68,8 @@ fn synth_a_leak_raises_the_heap_after_gc_floor_by_what_it_retains() {
                 continue;
             }
             let (first, last) = (&g[..3], &g[g.len() - 3..]);
-            let expected = b * (last[0].requests as f64 - first[2].requests as f64);
+            let expected =
+                s.judged_share * b * (last[0].requests as f64 - first[2].requests as f64);
             if expected < 40.0 * MIB {
                 continue;
             }
@@ -105,18 +105,18 @@ fn synth_a_bounded_series_plateaus_after_its_fill() {
         if entries * entry_bytes < 16.0 * MIB || before.len() < 3 || after.len() < 5 {
             continue;
         }
-        let mut levels: Vec<f64> = after.iter().map(|g| g.heap_after as f64).collect();
+        let mut levels: Vec<f64> = after.iter().map(|g| g.retained() as f64).collect();
         levels.sort_by(f64::total_cmp);
         let plateau = levels[levels.len() / 2];
         for g in &after {
             assert!(
-                (g.heap_after as f64 - plateau).abs() < 3.0 * MIB,
+                (g.retained() as f64 - plateau).abs() < 3.0 * MIB,
                 "seed {seed}: {} after the fill, plateau {plateau}",
-                g.heap_after
+                g.retained()
             );
         }
-        let filled = entry_bytes * (entries - before[0].requests as f64);
-        let rise = plateau - before[0].heap_after as f64;
+        let filled = s.judged_share * entry_bytes * (entries - before[0].requests as f64);
+        let rise = plateau - before[0].retained() as f64;
         assert!(
             (rise - filled).abs() < 0.1 * filled + 3.0 * MIB,
             "seed {seed}: rose {rise:.0}, filled {filled:.0}"

@@ -9,6 +9,10 @@
 //! process and isolate (`[pid:0x...]`); a cluster's workers inherit the flag, so
 //! `heap_after_gc` is the sum over those of each one's heap after its last major collection
 //! (the process tree, like the `process` source), and a process that ended leaves the sum.
+//! Once leakhound's preload says what Buffers survived a collection it forced
+//! ([`parse::preload_buffers`]), each of that process's collections counts its heap plus its
+//! Buffers as last read (`GcSample::external`): Buffers live outside V8's heap, and a leak of
+//! them is a leak all the same.
 //!
 //! Reading is a file read from where the last tick stopped (bounded per tick), on the
 //! blocking pool like every source: it never holds up the load.
@@ -49,6 +53,9 @@ pub struct GcLogSource {
     /// Heap after the last major collection of each process/isolate (`[pid:0x...]`; "" for
     /// runtimes whose lines do not say).
     heaps: BTreeMap<String, u64>,
+    /// Per process, the Buffers that survived its last forced collection (leakhound's Node
+    /// preload), added to each of its collections until the next.
+    buffers: BTreeMap<u32, u64>,
     force: Option<Force>,
 }
 
@@ -107,6 +114,7 @@ impl GcLogSource {
             parser: GcParser::new(runtime),
             read: Vec::new(),
             heaps: BTreeMap::new(),
+            buffers: BTreeMap::new(),
             force: None,
         })
     }
@@ -143,17 +151,40 @@ impl Source for GcLogSource {
             .into_iter()
             .collect();
         let (parser, heaps, mut found) = (&mut self.parser, &mut self.heaps, Vec::new());
+        let buffers = &mut self.buffers;
         let mut fresh: Vec<String> = Vec::new();
+        // Per process, its last major collection read this tick: where it is in `found`, and
+        // its key.
+        let mut last_major: BTreeMap<u32, (usize, String)> = BTreeMap::new();
         let mut jvm_seen = false;
         let result = self.follower.read_lines(|line| {
+            if let Some((pid, bytes)) = parse::preload_buffers(line) {
+                // The preload's line follows the collection it forced: it completes it.
+                buffers.insert(pid, bytes);
+                if let Some((i, key)) = last_major.remove(&pid) {
+                    let gc: &mut GcSample = &mut found[i];
+                    gc.external = Some(bytes);
+                    heaps.insert(key.clone(), gc.retained());
+                    fresh.push(key);
+                }
+                return;
+            }
             // HotSpot's decorations (`[gc]`) or its `GC(n)` lines: a JVM wrote the trace.
             jvm_seen |= line.contains("[gc");
-            let Some(gc) = parser.line(line) else { return };
+            let Some(mut gc) = parser.line(line) else {
+                return;
+            };
             jvm_seen |= line.contains("GC(");
             if gc.major {
                 let key = process_key(line).to_string();
-                heaps.insert(key.clone(), gc.heap_after);
-                fresh.push(key);
+                let pid = pid_of(&key);
+                // V8's own collections between forced ones: their Buffers as last read.
+                gc.external = pid.and_then(|p| buffers.get(&p).copied());
+                heaps.insert(key.clone(), gc.retained());
+                fresh.push(key.clone());
+                if let Some(pid) = pid {
+                    last_major.insert(pid, (found.len(), key));
+                }
             }
             found.push(gc);
         });
@@ -203,10 +234,12 @@ fn process_key(line: &str) -> &str {
     }
 }
 
+/// The process a key names, if it names one.
+fn pid_of(key: &str) -> Option<u32> {
+    key.split_once(':')?.0.parse().ok()
+}
+
 /// False once the process a key names has ended (its /proc entry is gone).
 fn process_alive(key: &str) -> bool {
-    match key.split_once(':') {
-        Some((pid, _)) => Path::new("/proc").join(pid).exists(),
-        None => true,
-    }
+    pid_of(key).is_none_or(|pid| Path::new("/proc").join(pid.to_string()).exists())
 }

@@ -17,6 +17,9 @@
 //! - Go `GODEBUG=gctrace=1`: `gc 5 @0.014s 5%: 0.007+2.8+0.001 ms clock, ..., 50->57->55 MB,
 //!   ...`. Every cycle marks the whole heap: major, heap_after = the live heap (third figure,
 //!   MiB), pause = the two stop-the-world phases (first and last clock figures).
+//! - leakhound's Node preload, after each collection it forces: `[leakhound-gc PID]
+//!   array_buffers=N` ([`preload_buffers`]), the Buffers that survived it, which V8's own line
+//!   (written just before) does not count.
 
 use crate::scenario::GcRuntime;
 use crate::timeline::GcSample;
@@ -120,6 +123,14 @@ impl GcParser {
             ..GcSample::default()
         })
     }
+}
+
+/// `[leakhound-gc PID] array_buffers=N`: the process and the bytes of ArrayBuffers (Buffers)
+/// that survived the collection it just forced.
+pub fn preload_buffers(line: &str) -> Option<(u32, u64)> {
+    let rest = line.strip_prefix("[leakhound-gc ")?;
+    let (pid, rest) = rest.split_once("] array_buffers=")?;
+    Some((pid.parse().ok()?, rest.trim_end().parse().ok()?))
 }
 
 /// `... pause=5.9 ... gc=mc ... total_size_before=N total_size_after=N ...`

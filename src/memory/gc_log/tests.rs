@@ -450,3 +450,77 @@ fn majors_in(text: &str, runtime: GcRuntime) -> usize {
         .filter(|g| g.major)
         .count()
 }
+
+#[test]
+fn the_preloads_buffers_complete_the_forced_collection_and_the_ones_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.log");
+    let mut src = GcLogSource::open(&path_with(&path, ""), Some(0), None).unwrap();
+    let majors: Vec<&str> = include_str!("testdata/node-nvp.log")
+        .lines()
+        .filter(|l| l.contains(" gc=mc "))
+        .collect();
+    let me = std::process::id();
+    let as_me = |line: &str| format!("[{me}:0x1{}\n", &line[line.find(']').unwrap()..]);
+    // V8's own collection, then a forced one with the preload's line after it.
+    append(&path, &as_me(majors[0]));
+    append(&path, &as_me(majors[1]));
+    append(
+        &path,
+        &format!("[leakhound-gc {me}] array_buffers=5000000\n"),
+    );
+    // Another process's line completes nothing here.
+    append(&path, "[leakhound-gc 4194305] array_buffers=7\n");
+    let r = src.sample().unwrap();
+    assert_eq!(r.metrics[METRIC], 291_518_976 + 5_000_000);
+    let gc = src.take_gc();
+    assert_eq!(
+        gc.iter().map(|g| g.external).collect::<Vec<_>>(),
+        vec![None, Some(5_000_000)]
+    );
+    // V8's own collections from now on carry the Buffers as last read.
+    append(&path, &as_me(majors[0]));
+    assert_eq!(
+        src.sample().unwrap().metrics[METRIC],
+        102_225_432 + 5_000_000
+    );
+    assert_eq!(src.take_gc()[0].external, Some(5_000_000));
+    assert_eq!(
+        super::parse::preload_buffers("[leakhound-gc x] array_buffers=1"),
+        None
+    );
+}
+
+#[test]
+fn buffers_that_survive_the_forced_collections_of_a_real_node_are_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let preload = write_preload(dir.path()).expect("preload written");
+    let log = dir.path().join("target.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    // Keeps a 64 KiB Buffer every 20 ms for 1.2 s (about 3.8 MiB outside the JS heap) and
+    // drops one of 64 KiB in between.
+    let program =
+        "const keep = []; const t = setInterval(() => { keep.push(Buffer.alloc(65536, 1)); \
+                   Buffer.alloc(65536, 2); }, 20); setTimeout(() => clearInterval(t), 1200)";
+    let status = std::process::Command::new("node")
+        .args(["--trace-gc-nvp", "-e", program])
+        .env(
+            "NODE_OPTIONS",
+            format!("--require \"{}\"", preload.display()),
+        )
+        .env("LEAKHOUND_FORCE_GC_MS", "200")
+        .stdout(out.try_clone().expect("log handle"))
+        .stderr(out)
+        .status()
+        .expect("node on PATH");
+    assert!(status.success());
+    let mut src = GcLogSource::open(&log, Some(0), Some(GcRuntime::Node)).unwrap();
+    src.sample().unwrap();
+    let external: Vec<u64> = src.take_gc().iter().filter_map(|g| g.external).collect();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(external.len() >= 3, "{external:?}\n{text}");
+    assert!(external.windows(2).all(|w| w[0] < w[1]), "{external:?}");
+    let last = external[external.len() - 1];
+    // What is kept, give or take a few Buffers in flight; not what was dropped.
+    assert!((2 << 20..5 << 20).contains(&last), "{last}\n{text}");
+}

@@ -11,8 +11,9 @@
 //! must, and a short run on a small heap may see none, leaving nothing but RSS to judge.
 //! `auto` forces a full collection when there was none for 1/30 of the judged part of the run
 //! (after warm-up; 250 ms to 30 s), so a run has about 30 post-GC readings to judge, well above
-//! the 10 the verdict needs even when a busy machine delays some; a long run whose runtime
-//! collects on its own gets none forced. `auto` forces nothing when another metric is judged: forced collections shrink the
+//! the 10 the verdict needs even when a busy machine delays some. A JVM that collects on its own
+//! often enough gets none forced; Node gets one every time, as only those say what Buffers
+//! survived (`memory::gc_log`). `auto` forces nothing when another metric is judged: forced collections shrink the
 //! heap's capacity, and with it the RSS a scenario may have chosen to judge.
 
 use std::path::Path;
