@@ -365,6 +365,9 @@ fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
     let settling = f.flat_tail.is_some();
     // Flat with time when the design measured it so, or when memory did not rise a material
     // amount at all; a design that cannot separate time leaves only the per-request figure.
+    // Growth with time needs the rise too: where time and traffic are nearly collinear (a
+    // ramp), the fit can trade a negative per-request slope for a time slope that no level
+    // shows.
     let still = f.rise < f.material / 2.0;
     let time_ok = !f.separable || time_bounded(c, f) || still;
     // Flat per request by the interval, or because memory rose less than a leak at the limit
@@ -376,7 +379,7 @@ fn decide(report: &LeakReport, f: &Findings, read: &Read) -> Verdict {
     let filled = read.before.is_some_and(|e| e.low > limit) && f.growth_before >= f.material;
     if grows && material && !settling {
         Verdict::Leak
-    } else if f.separable && c.low > f.time_limit && f.time_growth >= f.material / 2.0 {
+    } else if f.separable && c.low > f.time_limit && f.time_growth >= f.material / 2.0 && !still {
         Verdict::TimeGrowth
     } else if within && time_ok && !settling {
         if filled {
