@@ -4,8 +4,8 @@
 # stderr appended to a file, as leakhound does with target.log; leakhound attaches by PID and,
 # in the traced run, follows that file with `gc_log: {file: ...}`. Prints per run: node's CPU
 # (% of one core), leakhound's CPU, p99, collections read and the size of the target's log.
-# The third run adds leakhound's node preload forcing a full collection after 1 s without one
-# (what `force_gc: auto` does in a run of 30 s or less).
+# The third run adds leakhound's node preload forcing a full collection every FORCE_MS and
+# reading the Buffers after each (what `force_gc: auto` does with 30 s judged after warm-up).
 #
 #   scripts/gc-log-cost.sh                 # RATE=2000 DURATION=20s FORCE_MS=1000, release build
 set -euo pipefail

@@ -17,10 +17,11 @@
 //! Reading is a file read from where the last tick stopped (bounded per tick), on the
 //! blocking pool like every source: it never holds up the load.
 //!
-//! A short run on a small heap may see no major collection at all, so the source can force
-//! one after `force_every` without any: Node through leakhound's preload ([`launch`]), a JVM
-//! through its attach socket ([`attach`]), before the tick's read so the collection's line is
-//! read, and stamped, in the same tick. Go collects its whole heap every cycle.
+//! A short run on a small heap may see no major collection at all, so full collections are
+//! forced: Node's every `force_every` by leakhound's preload ([`launch`]), which then reads the
+//! Buffers; a JVM's after `force_every` without one, through its attach socket ([`attach`]),
+//! by the source before the tick's read so the collection's line is read, and stamped, in the
+//! same tick. Go collects its whole heap every cycle.
 
 pub mod attach;
 pub mod launch;
