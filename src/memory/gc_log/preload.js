@@ -5,9 +5,10 @@
 // - LEAKHOUND_FORCE_GC_MS=N: a full collection every N ms, so a short run still has post-GC
 //   readings; right after each, one line `[leakhound-gc PID] array_buffers=N`: the ArrayBuffer
 //   backing stores (Buffers) that survived it, which live outside the JS heap and so are not in
-//   V8's own trace line, written just before during gc(). Read synchronously after gc(), the
-//   figure is exact; read later it would count Buffers made since. The timer is unref'd: it
-//   never keeps the process alive.
+//   V8's own trace line, written just before during gc(). Read synchronously after gc(), it
+//   counts the live Buffers and at most a few dead ones a sweeper has yet to free; read later,
+//   it would count every Buffer made since. The timer is unref'd: it never keeps the process
+//   alive.
 'use strict';
 (() => {
   const v8 = require('v8');
